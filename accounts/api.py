@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import capabilities_of, profile_of, scope_of
+from accounts.selectors import user_teams
+
+
+class TeamRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.CharField(allow_null=True)
+    scope = serializers.CharField(allow_null=True)
+    capabilities = serializers.ListField(child=serializers.CharField())
+    teams = TeamRefSerializer(many=True)
+    language = serializers.CharField()
+    time_zone = serializers.CharField()
+
+
+class MeView(APIView):
+    """Who the caller is and what their role lets them do."""
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        user = request.user
+        profile = profile_of(user)
+        data = {
+            "id": user.pk,
+            "username": user.username,
+            "name": str(user),
+            "role": profile.role.slug if profile else None,
+            "scope": scope_of(user),
+            "capabilities": sorted(c.value for c in capabilities_of(user)),
+            "teams": list(user_teams(user=user).values("id", "name")),
+            "language": (profile.language if profile else "") or "",
+            "time_zone": profile.time_zone if profile else "UTC",
+        }
+        return Response(MeSerializer(data).data)

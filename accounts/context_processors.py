@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from accounts.access import Capability, capabilities_of, profile_of
+
+
+def ui_preferences(request: HttpRequest) -> dict[str, Any]:
+    """What every page needs to honour the user's display preferences and show its menu."""
+    user = getattr(request, "user", None)
+    profile = profile_of(user)
+    caps = capabilities_of(user)
+    return {
+        "ui": {
+            "font_scale": profile.font_scale if profile else 100,
+            "high_contrast": bool(profile and profile.high_contrast),
+            "reduced_motion": bool(profile and profile.reduced_motion),
+        },
+        "can": {c.value: (c in caps) for c in Capability},
+    }

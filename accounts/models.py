@@ -1,0 +1,255 @@
+"""Users, teams, roles and operator profiles.
+
+Roles carry an access scope and capability flags; `accounts.access` is the one place that
+turns them into decisions. Every change to roles and to a user's role or teams goes through
+`accounts.services`, which writes an `AccessAuditEntry`.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    """A person who signs in: operator, admin, super-admin, BI analyst, or an API account."""
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Team(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Skill(models.Model):
+    """A specialisation used by routing: a language, a product line, complaints handling."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("skill")
+        verbose_name_plural = _("skills")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    class Scope(models.TextChoices):
+        ALL = "all", _("All conversations")
+        TEAMS = "teams", _("Conversations of the user's teams")
+        ASSIGNED = "assigned", _("Only conversations assigned to the user")
+
+    # Slugs of the roles the data migration creates; they cannot be deleted.
+    OPERATOR = "operator"
+    ADMIN = "admin"
+    SUPER_ADMIN = "super-admin"
+    BUILTIN_SLUGS = (OPERATOR, ADMIN, SUPER_ADMIN)
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    scope = models.CharField(
+        _("access scope"), max_length=16, choices=Scope.choices, default=Scope.ASSIGNED
+    )
+    # Capability flags: one per `accounts.access.Capability`, named `can_<capability>`.
+    can_view_deleted_messages = models.BooleanField(_("can see deleted messages"), default=False)
+    can_restore_conversations = models.BooleanField(
+        _("can restore deleted conversations"), default=False
+    )
+    can_view_statistics = models.BooleanField(_("can view statistics"), default=False)
+    can_export_reports = models.BooleanField(_("can export reports"), default=False)
+    can_manage_templates = models.BooleanField(_("can manage reply templates"), default=False)
+    can_view_customer_pii = models.BooleanField(_("can see customer personal data"), default=False)
+    can_use_admin = models.BooleanField(_("can open the administration site"), default=False)
+    can_manage_access = models.BooleanField(_("can manage roles, users and teams"), default=False)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope__in=["all", "teams", "assigned"]),
+                name="role_scope_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.is_archived:
+            return _("%(name)s (archived)") % {"name": self.name}
+        return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.slug in self.BUILTIN_SLUGS
+
+    def clean(self) -> None:
+        # The built-in super-admin role is the way back in; it cannot be disarmed.
+        if self.slug == self.SUPER_ADMIN:
+            if not (self.can_manage_access and self.can_use_admin):
+                raise ValidationError(
+                    _("The super-admin role must keep access management and the admin site.")
+                )
+            if self.scope != self.Scope.ALL:
+                raise ValidationError(_("The super-admin role must see all conversations."))
+
+
+def _validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value})
+
+
+class OperatorProfile(models.Model):
+    """What Smartdesk knows about a user beyond sign-in: access, routing and UI preferences."""
+
+    class Presence(models.TextChoices):
+        ONLINE = "online", _("Online")
+        AWAY = "away", _("Away")
+        OFFLINE = "offline", _("Offline")
+
+    class FontScale(models.IntegerChoices):
+        NORMAL = 100, _("Normal")
+        LARGE = 115, _("Large")
+        LARGER = 130, _("Larger")
+        LARGEST = 150, _("Largest")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="profile",
+        verbose_name=_("user"),
+    )
+    # PROTECT: a role in use is never deleted.
+    role = models.ForeignKey(
+        Role, on_delete=models.PROTECT, related_name="profiles", verbose_name=_("role")
+    )
+    teams = models.ManyToManyField(
+        Team, blank=True, related_name="members", verbose_name=_("teams")
+    )
+    skills = models.ManyToManyField(
+        Skill, blank=True, related_name="operators", verbose_name=_("skills")
+    )
+    max_concurrent_conversations = models.PositiveSmallIntegerField(
+        _("max concurrent conversations"),
+        default=5,
+        validators=[MaxValueValidator(100)],
+    )
+    presence = models.CharField(
+        _("presence"), max_length=8, choices=Presence.choices, default=Presence.OFFLINE
+    )
+    last_seen_at = models.DateTimeField(_("last seen at"), null=True, blank=True)
+    phone_extension = models.CharField(
+        _("phone extension"),
+        max_length=32,
+        blank=True,
+        help_text=_("The PBX extension or interface that rings this operator, e.g. PJSIP/101."),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Empty: follow the browser."),
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="UTC", validators=[_validate_time_zone]
+    )
+    font_scale = models.PositiveSmallIntegerField(
+        _("font size"), choices=FontScale.choices, default=FontScale.NORMAL
+    )
+    high_contrast = models.BooleanField(_("high-contrast theme"), default=False)
+    reduced_motion = models.BooleanField(_("reduce motion"), default=False)
+
+    class Meta:
+        verbose_name = _("operator profile")
+        verbose_name_plural = _("operator profiles")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone_extension"],
+                condition=~models.Q(phone_extension=""),
+                name="profile_phone_extension_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_concurrent_conversations__lte=100),
+                name="profile_capacity_at_most_100",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(font_scale__in=[100, 115, 130, 150]),
+                name="profile_font_scale_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class AccessAuditEntry(models.Model):
+    """One change to access: who did it, when, and the state before and after. Never edited."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("created")
+        CHANGED = "changed", _("changed")
+        ARCHIVED = "archived", _("archived")
+        RESTORED = "restored", _("restored")
+        DELETED = "deleted", _("deleted")
+
+    class Target(models.TextChoices):
+        ROLE = "role", _("role")
+        USER = "user", _("user")
+
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    # Kept as text too, so the trail still reads right after a user is renamed or removed.
+    actor_repr = models.CharField(_("who"), max_length=200, blank=True)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    target_type = models.CharField(_("target type"), max_length=16, choices=Target.choices)
+    target_id = models.BigIntegerField(_("target id"))
+    target_repr = models.CharField(_("target"), max_length=200)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("access audit entry")
+        verbose_name_plural = _("access audit trail")
+        indexes = [models.Index(fields=["target_type", "target_id", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.target_repr}"

@@ -1,0 +1,327 @@
+"""Every change to users, roles, teams and profiles.
+
+Each service runs in one transaction. Changes to access (a role, its capabilities, a user's
+role or teams, a user's activation) write an `AccessAuditEntry` with the state before and after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import access
+from accounts.models import AccessAuditEntry, OperatorProfile, Role, Skill, Team, User
+from smartdesk.realtime import publish, user_group
+
+
+def _access_changed(user_ids: Iterable[int]) -> None:
+    """Tell the users' open sockets to recompute what they may hear (on commit)."""
+    for user_id in user_ids:
+        publish({"type": "access.changed"}, groups=[user_group(user_id)], user_id=user_id)
+
+
+_ROLE_FIELDS = (
+    "name",
+    "slug",
+    "description",
+    "scope",
+    *(access.role_field(c) for c in access.Capability),
+)
+
+
+def _role_snapshot(role: Role) -> dict[str, Any]:
+    data: dict[str, Any] = {f: getattr(role, f) for f in _ROLE_FIELDS}
+    data["archived_at"] = role.archived_at.isoformat() if role.archived_at else None
+    return data
+
+
+def _access_snapshot(profile: OperatorProfile | None, user: User) -> dict[str, Any]:
+    return {
+        "is_active": user.is_active,
+        "role": profile.role.slug if profile is not None else None,
+        "teams": sorted(profile.teams.values_list("name", flat=True)) if profile else [],
+    }
+
+
+def _audit(
+    *,
+    actor: User | None,
+    action: str,
+    target_type: str,
+    target_id: int,
+    target_repr: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AccessAuditEntry:
+    return AccessAuditEntry.objects.create(
+        actor=actor if actor is not None and actor.pk else None,
+        actor_repr=str(actor) if actor is not None else "system",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=target_repr[:200],
+        before=before,
+        after=after,
+    )
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def role_save(*, role: Role, actor: User | None) -> Role:
+    """Create `role` or store its edited fields; audits the before/after state.
+
+    Refuses (ValidationError) what `Role.clean` refuses, and un-archiving through an edit.
+    """
+    role.full_clean()
+    previous = Role.objects.select_for_update().filter(pk=role.pk).first() if role.pk else None
+    if previous is not None and previous.archived_at != role.archived_at:
+        raise ValidationError(_("Archive and restore a role with their own actions."))
+    before = _role_snapshot(previous) if previous is not None else None
+    role.save()
+    after = _role_snapshot(role)
+    if before is not None and before != after:
+        _access_changed(OperatorProfile.objects.filter(role=role).values_list("user_id", flat=True))
+    if before != after:
+        _audit(
+            actor=actor,
+            action=AccessAuditEntry.Action.CREATED
+            if previous is None
+            else AccessAuditEntry.Action.CHANGED,
+            target_type=AccessAuditEntry.Target.ROLE,
+            target_id=role.pk,
+            target_repr=role.name,
+            before=before,
+            after=after,
+        )
+    return role
+
+
+def _locked_role(role: Role) -> Role:
+    return Role.objects.select_for_update().get(pk=role.pk)
+
+
+@transaction.atomic
+def role_archive(*, role: Role, actor: User | None) -> Role:
+    """Archive: nobody new can be given the role; users who have it keep it. Idempotent."""
+    locked = _locked_role(role)
+    if locked.slug == Role.SUPER_ADMIN:
+        raise ValidationError(_("The super-admin role cannot be archived."))
+    if locked.archived_at is not None:
+        return locked
+    before = _role_snapshot(locked)
+    locked.archived_at = timezone.now()
+    locked.save(update_fields=["archived_at", "updated_at"])
+    _audit(
+        actor=actor,
+        action=AccessAuditEntry.Action.ARCHIVED,
+        target_type=AccessAuditEntry.Target.ROLE,
+        target_id=locked.pk,
+        target_repr=locked.name,
+        before=before,
+        after=_role_snapshot(locked),
+    )
+    return locked
+
+
+@transaction.atomic
+def role_restore(*, role: Role, actor: User | None) -> Role:
+    """Take a role out of the archive so it can be assigned again. Idempotent."""
+    locked = _locked_role(role)
+    if locked.archived_at is None:
+        return locked
+    before = _role_snapshot(locked)
+    locked.archived_at = None
+    locked.save(update_fields=["archived_at", "updated_at"])
+    _audit(
+        actor=actor,
+        action=AccessAuditEntry.Action.RESTORED,
+        target_type=AccessAuditEntry.Target.ROLE,
+        target_id=locked.pk,
+        target_repr=locked.name,
+        before=before,
+        after=_role_snapshot(locked),
+    )
+    return locked
+
+
+def role_deletion_blocker(role: Role) -> str | None:
+    """Why `role` cannot be deleted, or None when it can."""
+    if role.is_builtin:
+        return _("Built-in roles cannot be deleted.")
+    if OperatorProfile.objects.filter(role=role).exists():
+        return _("The role is in use; archive it instead.")
+    return None
+
+
+@transaction.atomic
+def role_delete(*, role: Role, actor: User | None) -> None:
+    """Delete a role nobody has and that is not built in; archive is the usual way."""
+    locked = _locked_role(role)
+    reason = role_deletion_blocker(locked)
+    if reason:
+        raise ValidationError(reason)
+    before = _role_snapshot(locked)
+    role_id, name = locked.pk, locked.name
+    locked.delete()
+    _audit(
+        actor=actor,
+        action=AccessAuditEntry.Action.DELETED,
+        target_type=AccessAuditEntry.Target.ROLE,
+        target_id=role_id,
+        target_repr=name,
+        before=before,
+        after=None,
+    )
+
+
+# --- users and profiles ------------------------------------------------------------------
+
+
+def profile_role_check(*, profile_id: int | None, role: Role) -> None:
+    """Refuse giving an archived role to anyone who does not already have it."""
+    if not role.is_archived:
+        return
+    current = (
+        OperatorProfile.objects.filter(pk=profile_id).values_list("role_id", flat=True).first()
+        if profile_id
+        else None
+    )
+    if current != role.pk:
+        raise ValidationError(
+            _("The role “%(role)s” is archived and cannot be given to anyone new."),
+            params={"role": role.name},
+            code="archived_role",
+        )
+
+
+@transaction.atomic
+def user_save(*, user: User, actor: User | None) -> User:
+    """Create or update the sign-in record; audits creation and (de)activation."""
+    previous = User.objects.filter(pk=user.pk).values("is_active").first() if user.pk else None
+    user.save()
+    if previous is None:
+        _audit(
+            actor=actor,
+            action=AccessAuditEntry.Action.CREATED,
+            target_type=AccessAuditEntry.Target.USER,
+            target_id=user.pk,
+            target_repr=user.username,
+            before=None,
+            after={"is_active": user.is_active},
+        )
+    elif previous["is_active"] != user.is_active:
+        _access_changed([user.pk])
+        _audit(
+            actor=actor,
+            action=AccessAuditEntry.Action.CHANGED,
+            target_type=AccessAuditEntry.Target.USER,
+            target_id=user.pk,
+            target_repr=user.username,
+            before={"is_active": previous["is_active"]},
+            after={"is_active": user.is_active},
+        )
+    return user
+
+
+@transaction.atomic
+def operator_profile_save(
+    *,
+    profile: OperatorProfile,
+    teams: Iterable[Team],
+    skills: Iterable[Skill] | None = None,
+    actor: User | None,
+) -> OperatorProfile:
+    """Create or update a profile with its teams (and skills); audits role and team changes.
+
+    Refuses an archived role for anyone who does not already hold it.
+    """
+    profile_role_check(profile_id=profile.pk, role=profile.role)
+    profile.full_clean(exclude=["user"])
+    previous = (
+        OperatorProfile.objects.select_for_update()
+        .select_related("role")
+        .filter(pk=profile.pk)
+        .first()
+        if profile.pk
+        else None
+    )
+    before = _access_snapshot(previous, profile.user) if previous is not None else None
+    profile.save()
+    profile.teams.set(list(teams))
+    if skills is not None:
+        profile.skills.set(list(skills))
+    after = _access_snapshot(profile, profile.user)
+    if before is not None:
+        before["is_active"] = after["is_active"]  # activation is audited by user_save
+    if before != after:
+        if previous is not None:
+            _access_changed([profile.user_id])
+        _audit(
+            actor=actor,
+            action=AccessAuditEntry.Action.CREATED
+            if previous is None
+            else AccessAuditEntry.Action.CHANGED,
+            target_type=AccessAuditEntry.Target.USER,
+            target_id=profile.user_id,
+            target_repr=profile.user.username,
+            before=before,
+            after=after,
+        )
+    access.forget(profile.user)
+    return profile
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    password: str | None,
+    role: Role,
+    teams: Iterable[Team] = (),
+    skills: Iterable[Skill] = (),
+    actor: User | None,
+    **fields: Any,
+) -> User:
+    """A user with a profile in one go (seeding, provisioning); audited like the admin."""
+    profile_fields = {
+        k: fields.pop(k)
+        for k in list(fields)
+        if k in {f.name for f in OperatorProfile._meta.get_fields()}
+    }
+    user = User(username=username, **fields)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user_save(user=user, actor=actor)
+    operator_profile_save(
+        profile=OperatorProfile(user=user, role=role, **profile_fields),
+        teams=teams,
+        skills=skills,
+        actor=actor,
+    )
+    return user
+
+
+_PREFERENCE_FIELDS = ("language", "time_zone", "font_scale", "high_contrast", "reduced_motion")
+
+
+@transaction.atomic
+def profile_update_preferences(*, profile: OperatorProfile, **preferences: Any) -> OperatorProfile:
+    """The operator's own UI preferences; not an access change, so not audited."""
+    unknown = set(preferences) - set(_PREFERENCE_FIELDS)
+    if unknown:
+        raise ValueError(f"not preferences: {sorted(unknown)}")
+    for name, value in preferences.items():
+        setattr(profile, name, value)
+    profile.full_clean(exclude=["user", "role"])
+    profile.save(update_fields=list(preferences))
+    access.forget(profile.user)
+    return profile

@@ -1,0 +1,284 @@
+"""Inbox and thread page server time, against a bare raw-SQL view in the same run.
+
+    .venv/bin/python bench/inbox.py [--conversations 100000] [--messages 1000000] [--requests 60]
+
+Builds its own PostgreSQL database (default `smartdesk_bench`; `BENCH_DATABASE_URL` to change),
+fills it in SQL, then times full requests through Django's handler (all middleware, session,
+the access gate, template rendering) with the test client. Prints p50/p95 and the query count
+for each page at a small and at the full data size, beside a bare view that returns the same
+rows by one raw SQL query. Not a test: it asserts nothing about speed, it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/smartdesk_bench")
+os.environ.update(
+    DATABASE_URL=DB_URL,
+    DJANGO_SETTINGS_MODULE="smartdesk.settings",
+    SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only-secret-key-bench-only-secret"),
+    DEBUG="false",
+    SECURE_COOKIES="false",
+    ALLOWED_HOSTS="testserver",
+    STATIC_ROOT=os.environ.get("BENCH_STATIC_ROOT", "/tmp/smartdesk-bench-static"),
+)
+os.environ.pop("REDIS_URL", None)  # in-memory layer: nothing here publishes
+
+
+def _create_database() -> None:
+    import psycopg
+
+    base, name = DB_URL.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+PAGE_ROWS_SQL = """
+SELECT c.id, c.status, c.priority, c.waiting_since, c.last_message_at, c.last_message_preview,
+       c.unread_count, cu.first_name, cu.last_name, i.kind, i.name, u.username
+  FROM chats_conversation c
+  JOIN customers_customer cu ON cu.id = c.customer_id
+  JOIN chats_inbox i ON i.id = c.inbox_id
+  LEFT JOIN accounts_user u ON u.id = c.assignee_id
+ WHERE c.deleted_at IS NULL
+   AND (c.status = 'open' OR (c.status = 'snoozed' AND c.snoozed_until <= now()))
+ ORDER BY c.priority DESC, c.waiting_since ASC NULLS LAST, c.last_message_at DESC NULLS LAST, c.id
+ LIMIT 50
+"""
+
+THREAD_ROWS_SQL = """
+SELECT m.id, m.kind, m.body, m.created_at, m.delivery_status, u.username
+  FROM chats_message m LEFT JOIN accounts_user u ON u.id = m.author_id
+ WHERE m.conversation_id = %s AND m.deleted_at IS NULL
+ ORDER BY m.created_at DESC, m.id DESC
+ LIMIT 200
+"""
+
+
+def bare_inbox(request):  # the baseline: one raw query, the same rows, minimal HTML
+    from django.db import connection
+    from django.http import HttpResponse
+    from django.utils.html import escape
+
+    with connection.cursor() as cursor:
+        cursor.execute(PAGE_ROWS_SQL)
+        rows = cursor.fetchall()
+    return HttpResponse("".join(f"<li>{escape(r)}</li>" for r in rows))
+
+
+def bare_thread(request, pk: int):
+    from django.db import connection
+    from django.http import HttpResponse
+    from django.utils.html import escape
+
+    with connection.cursor() as cursor:
+        cursor.execute(THREAD_ROWS_SQL, [pk])
+        rows = cursor.fetchall()
+    return HttpResponse("".join(f"<li>{escape(r)}</li>" for r in rows))
+
+
+def _fill(conversations: int, messages: int, start_conversation: int = 0) -> None:
+    """Add `conversations` conversations (and customers) and `messages` messages among them."""
+    from django.db import connection
+
+    lo, hi = start_conversation + 1, start_conversation + conversations
+    with connection.cursor() as c:
+        c.execute(
+            """
+            INSERT INTO customers_customer (id, first_name, last_name, language, created_at, updated_at)
+            SELECT g, 'Customer' || g, 'Benchmark', 'ru', now(), now()
+              FROM generate_series(%s, %s) g""",
+            [lo, hi],
+        )
+        c.execute(
+            """
+            INSERT INTO customers_identity (customer_id, kind, value, verified, created_at)
+            SELECT g, 'email', 'c' || g || '@bench.test', true, now()
+              FROM generate_series(%s, %s) g""",
+            [lo, hi],
+        )
+        # 15% open, 5% snoozed (a fifth of them already due), 80% closed; 300 operators
+        c.execute(
+            """
+            INSERT INTO chats_conversation (
+                id, customer_id, inbox_id, team_id, assignee_id, status, priority, topic,
+                snoozed_until, snooze_until_reply, snooze_reason, waiting_since,
+                first_response_at, last_message_at, last_message_preview, unread_count,
+                closed_at, created_at, updated_at, deleted_at, deleted_by_id)
+            SELECT g, g, 1 + g %% 3, 1 + g %% 10,
+                   CASE WHEN g %% 7 = 0 THEN NULL ELSE 2 + g %% 300 END,
+                   CASE WHEN g %% 20 < 3 THEN 'open' WHEN g %% 20 = 3 THEN 'snoozed' ELSE 'closed' END,
+                   CASE WHEN g %% 50 = 0 THEN 2 WHEN g %% 10 = 0 THEN 1 ELSE 0 END, '',
+                   CASE WHEN g %% 20 = 3 THEN now() + ((g %% 5) - 1) * interval '1 hour' END,
+                   g %% 20 = 3, '',
+                   CASE WHEN g %% 20 < 3 THEN now() - (g %% 600) * interval '1 second' END,
+                   now() - interval '1 day', now() - (g %% 86400) * interval '1 second',
+                   'Where is my order number ' || g || '?', g %% 4,
+                   CASE WHEN g %% 20 > 3 THEN now() - interval '1 hour' END,
+                   now() - interval '2 days', now(), NULL, NULL
+              FROM generate_series(%s, %s) g""",
+            [lo, hi],
+        )
+        c.execute(
+            """
+            INSERT INTO chats_message (conversation_id, inbox_id, kind, author_id, body, attachments,
+                                       external_id, delivery_status, delivery_error, created_at,
+                                       deleted_at, deleted_by_id)
+            SELECT %s + g %% %s, 1 + (%s + g %% %s) %% 3,
+                   CASE WHEN g %% 3 = 0 THEN 'outbound' WHEN g %% 11 = 0 THEN 'note' ELSE 'inbound' END,
+                   CASE WHEN g %% 3 = 0 OR g %% 11 = 0 THEN 2 + g %% 300 END,
+                   'Сообщение номер ' || g || ': курьер, кунжут, доставка, order status',
+                   '[]'::jsonb, NULL,
+                   CASE WHEN g %% 3 = 0 THEN 'sent' ELSE '' END, '',
+                   now() - (g %% 100000) * interval '1 second', NULL, NULL
+              FROM generate_series(1, %s) g""",
+            [lo, conversations, lo, conversations, messages],
+        )
+        for table in ("customers_customer", "chats_conversation"):
+            c.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
+        c.execute("ANALYZE")
+
+
+def _setup_people() -> tuple[object, object]:
+    from accounts.models import Role, Team
+    from accounts.services import user_create
+    from chats.models import Inbox
+
+    teams = [Team.objects.create(name=f"Team {n}") for n in range(1, 11)]
+    admin = user_create(
+        username="bench-admin", password=None, role=Role.objects.get(slug=Role.ADMIN), actor=None
+    )
+    operator_role = Role.objects.get(slug=Role.OPERATOR)
+    operators = [
+        user_create(
+            username=f"op{n}", password=None, role=operator_role, teams=[teams[n % 10]], actor=None
+        )
+        for n in range(300)
+    ]
+    for n, kind in enumerate(["widget", "mobile", "api"], start=1):
+        Inbox.objects.create(id=n, name=f"Inbox {n}", kind=kind, default_team=teams[n])
+    return admin, operators[5]
+
+
+def _time(get: Callable[[], object], requests: int) -> tuple[float, float, int]:
+    from django.db import connection
+
+    get()  # warm up caches and the connection
+    queries: list[str] = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        response = get()
+    assert response.status_code == 200, response.status_code
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        get()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+    return statistics.median(samples), p95, len(queries)
+
+
+def _measure(label: str, requests: int) -> None:
+    from django.test import Client
+    from django.test.utils import override_settings
+    from django.urls import path
+
+    from accounts.models import User
+    from chats.models import Conversation
+
+    admin = User.objects.get(username="bench-admin")
+    client = Client()
+    client.force_login(admin)
+    busy = (
+        Conversation.objects.filter(status="open")
+        .order_by("-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    counts = Conversation.objects.count(), _message_count()
+
+    class Urls:
+        urlpatterns = [
+            path("bare/inbox/", bare_inbox),
+            path("bare/thread/<int:pk>/", bare_thread),
+        ]
+
+    print(
+        f"\n{label}: {counts[0]:,} conversations, {counts[1]:,} messages; {requests} requests each"
+    )
+    print(f"  {'page':<34}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}")
+    rows = [
+        ("inbox page /inbox/?view=all", lambda: client.get("/inbox/?view=all")),
+        (f"thread page /inbox/c/{busy}/", lambda: client.get(f"/inbox/c/{busy}/")),
+    ]
+    for name, get in rows:
+        p50, p95, q = _time(get, requests)
+        print(f"  {name:<34}{p50:>9.2f}{p95:>9.2f}{q:>9}")
+    with override_settings(ROOT_URLCONF=Urls):
+        for name, url in (
+            ("bare raw-SQL inbox (baseline)", "/bare/inbox/"),
+            ("bare raw-SQL thread (baseline)", f"/bare/thread/{busy}/"),
+        ):
+            p50, p95, q = _time(lambda url=url: client.get(url), requests)
+            print(f"  {name:<34}{p50:>9.2f}{p95:>9.2f}{q:>9}")
+
+
+def _message_count() -> int:
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("SELECT count(*) FROM chats_message")
+        return c.fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=60)
+    args = parser.parse_args()
+
+    _create_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # production static storage
+    _setup_people()
+    small_c, small_m = args.conversations // 10, args.messages // 10
+    started = time.perf_counter()
+    _fill(small_c, small_m)
+    print(
+        f"loaded {small_c:,} conversations / {small_m:,} messages in {time.perf_counter() - started:.1f}s"
+    )
+    _measure("small", args.requests)
+    started = time.perf_counter()
+    _fill(args.conversations - small_c, args.messages - small_m, start_conversation=small_c)
+    print(
+        f"\nloaded up to {args.conversations:,} / {args.messages:,} in {time.perf_counter() - started:.1f}s"
+    )
+    _measure("full", args.requests)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Channel adapters: the boundary where a message leaves Smartdesk for a customer channel.
+
+Every adapter goes through `ChannelAdapter.send`, which lets nothing but a reply out: an
+internal note or a system event raises before any channel code runs.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from chats.models import Inbox, Message
+
+
+class NotDeliverable(Exception):
+    """The channel refuses this message for good (no retry)."""
+
+
+class TransientDeliveryError(Exception):
+    """The channel failed for now; the delivery task retries with backoff."""
+
+
+class ChannelAdapter:
+    kind: str = ""
+
+    def send(self, message: Message) -> str | None:
+        """Deliver one reply; return the channel's id for it, if it gives one."""
+        if message.kind != Message.Kind.OUTBOUND:
+            raise NotDeliverable(_("Only replies are sent to the customer; notes never leave."))
+        if message.deleted_at is not None:
+            raise NotDeliverable(_("The message was deleted before it was sent."))
+        return self._send(message)
+
+    def _send(self, message: Message) -> str | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class PullAdapter(ChannelAdapter):
+    """Channels whose client fetches replies itself (widget, mobile app, API clients) over the
+    REST API or its WebSocket: storing the reply is delivering it."""
+
+    def _send(self, message: Message) -> str | None:
+        return None
+
+
+_ADAPTERS: dict[str, ChannelAdapter] = {
+    Inbox.Kind.WIDGET: PullAdapter(),
+    Inbox.Kind.MOBILE: PullAdapter(),
+    Inbox.Kind.API: PullAdapter(),
+}
+
+
+def register(kind: str, adapter: ChannelAdapter) -> None:
+    _ADAPTERS[kind] = adapter
+
+
+def adapter_for(inbox: Inbox) -> ChannelAdapter | None:
+    return _ADAPTERS.get(inbox.kind)

@@ -1,0 +1,119 @@
+"""Shared pieces of the chats API: error mapping, the caller's preferences, parsing, and
+the gated querysets and contexts every view serialises with."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.utils import timezone, translation
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler, set_rollback
+
+from accounts.access import Capability, has_capability, profile_of
+from chats.models import Conversation
+from chats.selectors import (
+    with_effective_status,
+)
+from chats.serializers import (
+    ConversationSerializer,
+    ErrorSerializer,
+)
+from chats.services.conversations import (
+    ActionRefused,
+)
+
+# --- errors, preferences ---------------------------------------------------------------
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus the refusals our services raise."""
+    if isinstance(exc, DjangoValidationError):
+        set_rollback()
+        messages = exc.messages
+        return Response(
+            {"detail": messages[0] if len(messages) == 1 else messages},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, ActionRefused):
+        set_rollback()
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    return exception_handler(exc, context)
+
+
+class ApiMixin:
+    """Every view of this module: our error mapping, and the caller's language and time zone.
+
+    The preferences middleware runs before DRF authenticates a token, so it only knows
+    session users; this does the same for every authenticated caller. Naive datetimes in a
+    request are then read, and datetimes in the answer written, in the caller's time zone.
+    """
+
+    def get_exception_handler(self) -> Any:
+        return api_exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        profile = profile_of(request.user)
+        if profile is not None:
+            timezone.activate(profile.time_zone)  # the middleware deactivates it afterwards
+            if profile.language:
+                self._language_before = translation.get_language()
+                translation.activate(profile.language)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        # The answer's texts are final by now; the thread must not keep this caller's language.
+        if hasattr(self, "_language_before"):
+            translation.activate(self._language_before)
+        return response
+
+
+def parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def time_zone_of(user: Any) -> ZoneInfo:
+    profile = profile_of(user)
+    return ZoneInfo(profile.time_zone if profile is not None else "UTC")
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Bad input; nothing changed."),
+    404: OpenApiResponse(ErrorSerializer, description="No such conversation (or not yours)."),
+}
+REFUSED = {409: OpenApiResponse(ErrorSerializer, description="Not in this state; nothing changed.")}
+
+
+# --- shared by the views ---
+
+
+def gated_rows(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """A gated queryset, ready to serialise: effective status, references in one query."""
+    return with_effective_status(conversations).select_related(
+        "customer", "inbox", "team", "assignee"
+    )
+
+
+def conversation_context(user: Any) -> dict[str, Any]:
+    return {
+        "user": user,
+        "can_see_deleted": has_capability(user, Capability.RESTORE_CONVERSATIONS),
+    }
+
+
+def conversation_data(conversation: Conversation, user: Any) -> dict[str, Any]:
+    return ConversationSerializer(conversation, context=conversation_context(user)).data
+
+
+def message_context(user: Any) -> dict[str, Any]:
+    return {"can_see_deleted": has_capability(user, Capability.VIEW_DELETED_MESSAGES)}

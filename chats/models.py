@@ -1,0 +1,309 @@
+"""Inboxes, conversations, messages, their audit trail and reply templates.
+
+State changes live in `chats.services`; reads in `chats.selectors` (the access gate).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Team
+from customers.models import Customer
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class SoftDeleted(models.Model):
+    """Nothing is hard-deleted from the UI: rows are marked, with who and when, and can be
+    restored by those allowed to."""
+
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("deleted by"),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Inbox(models.Model):
+    """A channel endpoint: one Telegram bot, one website widget, one mobile app, one API client.
+
+    `key` is public (it names the inbox in URLs such as the widget's); `secret` authenticates
+    the channel's own calls (API posts, HMAC signatures) and is never shown back in full.
+    """
+
+    class Kind(models.TextChoices):
+        WIDGET = "widget", _("website widget")
+        TELEGRAM = "telegram", _("Telegram")
+        MOBILE = "mobile", _("mobile app")
+        API = "api", _("API")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("channel"), max_length=16, choices=Kind.choices)
+    default_team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("default team"),
+    )
+    key = models.CharField(_("public key"), max_length=32, unique=True, default=_new_key)
+    secret = models.CharField(_("secret"), max_length=64, default=_new_secret)
+    settings = models.JSONField(_("settings"), default=dict, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("inbox")
+        verbose_name_plural = _("inboxes")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Conversation(SoftDeleted):
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        SNOOZED = "snoozed", _("snoozed")
+        CLOSED = "closed", _("closed")
+
+    class Priority(models.IntegerChoices):
+        NORMAL = 0, _("normal")
+        HIGH = 1, _("high")
+        URGENT = 2, _("urgent")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("customer")
+    )
+    inbox = models.ForeignKey(
+        Inbox, on_delete=models.PROTECT, related_name="conversations", verbose_name=_("inbox")
+    )
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="conversations",
+        verbose_name=_("team"),
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_conversations",
+        verbose_name=_("assignee"),
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.OPEN
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    topic = models.CharField(_("topic"), max_length=100, blank=True)
+    # Snooze: until a time, until the customer replies, or both (whichever comes first).
+    # A time with `snooze_until_reply` off sleeps through replies until the time.
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
+    snooze_until_reply = models.BooleanField(_("wake on customer reply"), default=False)
+    snooze_reason = models.CharField(_("snooze reason"), max_length=200, blank=True)
+    # When the customer started waiting for an answer (null: nobody is waiting on us).
+    waiting_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
+    first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
+    last_message_at = models.DateTimeField(_("last message at"), null=True, blank=True)
+    last_message_preview = models.CharField(_("last message"), max_length=200, blank=True)
+    unread_count = models.PositiveIntegerField(_("unread"), default=0)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            models.Index(fields=["team", "status", "-last_message_at"], name="conv_team_status"),
+            models.Index(fields=["assignee", "status", "-last_message_at"], name="conv_assignee"),
+            models.Index(fields=["status", "snoozed_until"], name="conv_snooze_due"),
+            models.Index(fields=["customer", "-created_at"], name="conv_customer"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "snoozed", "closed"]), name="conv_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="snoozed")
+                | Q(snoozed_until__isnull=False)
+                | Q(snooze_until_reply=True),
+                name="conv_snooze_has_a_wake_condition",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"
+
+
+class Message(SoftDeleted):
+    class Kind(models.TextChoices):
+        INBOUND = "inbound", _("from the customer")
+        OUTBOUND = "outbound", _("reply")
+        NOTE = "note", _("internal note")
+        SYSTEM = "system", _("system event")
+
+    class Delivery(models.TextChoices):
+        NOT_APPLICABLE = "", _("—")
+        QUEUED = "queued", _("queued")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.PROTECT, related_name="messages"
+    )
+    # Denormalised from the conversation so (inbox, external_id) can be unique in one index.
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    body = models.TextField(_("text"), blank=True)
+    attachments = models.JSONField(_("attachments"), default=list, blank=True)
+    # NULL, not "": messages of our own have no channel id and must not collide in the index.
+    external_id = models.CharField(  # noqa: DJ001
+        _("channel id"), max_length=128, null=True, blank=True
+    )
+    delivery_status = models.CharField(
+        _("delivery"), max_length=8, choices=Delivery.choices, blank=True, default=""
+    )
+    delivery_error = models.CharField(_("delivery error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [models.Index(fields=["conversation", "created_at"], name="msg_conversation")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inbox", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="msg_inbox_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["inbound", "outbound", "note", "system"]),
+                name="msg_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+    @property
+    def is_customer_visible(self) -> bool:
+        return self.kind in (self.Kind.INBOUND, self.Kind.OUTBOUND)
+
+
+class ConversationEvent(models.Model):
+    """The audit trail of a conversation. Written by services, never edited."""
+
+    class Type(models.TextChoices):
+        CREATED = "created", _("created")
+        ASSIGNED = "assigned", _("assigned")
+        UNASSIGNED = "unassigned", _("unassigned")
+        TRANSFERRED = "transferred", _("transferred")
+        PRIORITY = "priority", _("priority changed")
+        SNOOZED = "snoozed", _("snoozed")
+        WOKE = "woke", _("woke up")
+        CLOSED = "closed", _("closed")
+        REOPENED = "reopened", _("reopened")
+        DELETED = "deleted", _("deleted")
+        RESTORED = "restored", _("restored")
+        MESSAGE_DELETED = "message_deleted", _("message deleted")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="events")
+    type = models.CharField(_("type"), max_length=24, choices=Type.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("conversation event")
+        verbose_name_plural = _("conversation events")
+        indexes = [models.Index(fields=["conversation", "at"], name="convevent_conversation")]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.conversation_id}"
+
+
+class ReplyTemplate(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    shortcut = models.SlugField(
+        _("shortcut"), max_length=50, help_text=_("Typed as /shortcut in the composer.")
+    )
+    body = models.TextField(
+        _("text"),
+        help_text=_(
+            "Placeholders: {{ customer.first_name }}, {{ customer.name }}, "
+            "{{ operator.first_name }}."
+        ),
+    )
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reply_templates",
+        verbose_name=_("team"),
+        help_text=_("Empty: available to every team."),
+    )
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+        verbose_name = _("reply template")
+        verbose_name_plural = _("reply templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shortcut", "team", "language"],
+                condition=Q(team__isnull=False),
+                name="template_shortcut_unique_per_team",
+            ),
+            models.UniqueConstraint(
+                fields=["shortcut", "language"],
+                condition=Q(team__isnull=True),
+                name="template_shortcut_unique_global",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

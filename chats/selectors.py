@@ -1,0 +1,428 @@
+"""Read queries for conversations. `visible_conversations(user)` is the one access gate.
+
+Pages, the API, the WebSocket consumer, search and exports all start from it. A conversation
+outside the user's scope does not exist for them: `conversation_for` answers 404.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import BooleanField, Case, CharField, F, Func, Max, Q, QuerySet, Value, When
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import Capability, has_capability, scope_of
+from accounts.models import Role, Team, User
+from chats.models import Conversation, ConversationEvent, Inbox, Message, ReplyTemplate
+from smartdesk.models import LiveEvent
+from smartdesk.realtime import ADMINS_GROUP, team_group, user_group
+
+Status = Conversation.Status
+
+
+def user_team_ids(user: Any) -> QuerySet[Team]:
+    return Team.objects.filter(members__user_id=user.pk).values("pk")
+
+
+def visible_conversations(user: Any, *, include_deleted: bool = False) -> QuerySet[Conversation]:
+    """Every conversation `user` may see, as one SQL filter.
+
+    Scope `all`: every conversation; `teams`: those of the user's teams plus those assigned to
+    them; `assigned`: only those assigned to them. Deleted conversations are left out unless
+    `include_deleted` and the user may restore them.
+    """
+    scope = scope_of(user)
+    qs = Conversation.objects.all()
+    if scope is None:
+        return qs.none()
+    if scope == Role.Scope.TEAMS:
+        qs = qs.filter(Q(team__in=user_team_ids(user)) | Q(assignee_id=user.pk))
+    elif scope == Role.Scope.ASSIGNED:
+        qs = qs.filter(assignee_id=user.pk)
+    if not (include_deleted and has_capability(user, Capability.RESTORE_CONVERSATIONS)):
+        qs = qs.filter(deleted_at__isnull=True)
+    return qs
+
+
+def conversation_for(user: Any, pk: Any, *, include_deleted: bool = False) -> Conversation:
+    """The conversation `pk` if `user` may see it; Http404 otherwise (missing or not visible)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404(_("No such conversation.")) from None
+    found = (
+        visible_conversations(user, include_deleted=include_deleted)
+        .select_related("customer", "inbox", "team", "assignee")
+        .filter(pk=pk)
+        .first()
+    )
+    if found is None:
+        raise Http404(_("No such conversation."))
+    return found
+
+
+def with_effective_status(qs: QuerySet[Conversation], now: datetime | None = None) -> QuerySet:
+    """Annotate `effective_status`: a snooze whose time has passed reads as open at once,
+    before the sweep materialises it."""
+    now = now or timezone.now()
+    return qs.annotate(
+        effective_status=Case(
+            When(status=Status.SNOOZED, snoozed_until__lte=now, then=Value(Status.OPEN)),
+            default=F("status"),
+            output_field=CharField(),
+        )
+    )
+
+
+def active_q(now: datetime) -> Q:
+    """Open, or snoozed with its time passed: what the active lists show."""
+    return Q(status=Status.OPEN) | Q(status=Status.SNOOZED, snoozed_until__lte=now)
+
+
+def snoozed_q(now: datetime) -> Q:
+    """Snoozed and not yet due (until a later time, or until the customer replies)."""
+    return Q(status=Status.SNOOZED) & (Q(snoozed_until__isnull=True) | Q(snoozed_until__gt=now))
+
+
+def is_due(conversation: Conversation, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return (
+        conversation.status == Status.SNOOZED
+        and conversation.snoozed_until is not None
+        and conversation.snoozed_until <= now
+    )
+
+
+def effective_status(conversation: Conversation, now: datetime | None = None) -> str:
+    return Status.OPEN if is_due(conversation, now) else conversation.status
+
+
+@dataclass(frozen=True)
+class InboxView:
+    slug: str
+    label: Any
+
+
+INBOX_VIEWS = [
+    InboxView("mine", _("Mine")),
+    InboxView("queue", _("Team queue")),
+    InboxView("team", _("Team")),
+    InboxView("all", _("All")),
+    InboxView("snoozed", _("Snoozed")),
+    InboxView("closed", _("Closed")),
+    InboxView("deleted", _("Deleted")),
+]
+
+
+def inbox_views(user: Any) -> list[InboxView]:
+    """The list views this user has: `all` only for scope all, `deleted` for restorers."""
+    scope = scope_of(user)
+    views = []
+    for view in INBOX_VIEWS:
+        if view.slug == "all" and scope != Role.Scope.ALL:
+            continue
+        if view.slug in ("queue", "team") and scope == Role.Scope.ASSIGNED:
+            continue
+        if view.slug == "deleted" and not has_capability(user, Capability.RESTORE_CONVERSATIONS):
+            continue
+        views.append(view)
+    return views
+
+
+def inbox(
+    user: Any, *, view: str = "mine", now: datetime | None = None, team_id: int | None = None
+) -> QuerySet[Conversation]:
+    """One list view of the operator inbox, in working order: most urgent, then longest waiting.
+
+    Raises Http404 for a view the user does not have.
+    """
+    if view not in {v.slug for v in inbox_views(user)}:
+        raise Http404(_("No such view."))
+    now = now or timezone.now()
+    qs = with_effective_status(
+        visible_conversations(user, include_deleted=view == "deleted"), now
+    ).select_related("customer", "inbox", "assignee", "team")
+    # Plain predicates, not the annotation, so PostgreSQL can use the partial list index.
+    active = active_q(now)
+    if view == "mine":
+        qs = qs.filter(active, assignee_id=user.pk)
+    elif view == "queue":
+        qs = qs.filter(active, assignee__isnull=True)
+        if scope_of(user) != Role.Scope.ALL:
+            qs = qs.filter(team__in=user_team_ids(user))
+    elif view == "team":
+        qs = qs.filter(active, team__in=user_team_ids(user))
+    elif view == "all":
+        qs = qs.filter(active)
+    elif view == "snoozed":
+        qs = qs.filter(snoozed_q(now))
+    elif view == "closed":
+        qs = qs.filter(status=Status.CLOSED)
+    elif view == "deleted":
+        qs = qs.filter(deleted_at__isnull=False)
+    if team_id is not None:
+        qs = qs.filter(team_id=team_id)
+    if view in ("closed", "deleted"):
+        return qs.order_by(F("closed_at").desc(nulls_last=True), "-pk")
+    return qs.order_by(
+        "-priority",
+        F("waiting_since").asc(nulls_last=True),
+        F("last_message_at").desc(nulls_last=True),
+        "pk",
+    )
+
+
+def thread_messages_queryset(user: Any, conversation: Conversation) -> QuerySet[Message]:
+    """The messages of a conversation the caller already got through the gate; deleted ones
+    only for roles that may see them."""
+    qs = conversation.messages.select_related("author", "deleted_by")
+    if not has_capability(user, Capability.VIEW_DELETED_MESSAGES):
+        qs = qs.filter(deleted_at__isnull=True)
+    return qs
+
+
+def thread_messages(user: Any, conversation: Conversation, *, limit: int = 200) -> list[Message]:
+    """The newest `limit` messages of the thread, oldest first."""
+    qs = thread_messages_queryset(user, conversation)
+    newest = list(qs.order_by("-created_at", "-pk")[:limit])
+    newest.reverse()
+    return newest
+
+
+def message_for(user: Any, pk: Any) -> Message:
+    """A message of a conversation the user may see, by the thread's rule; Http404 otherwise."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404(_("No such message.")) from None
+    found = (
+        Message.objects.select_related("conversation")
+        .filter(pk=pk, conversation__in=visible_conversations(user))
+        .first()
+    )
+    if found is None or (
+        found.deleted_at is not None and not has_capability(user, Capability.VIEW_DELETED_MESSAGES)
+    ):
+        raise Http404(_("No such message."))
+    return found
+
+
+def inbox_for_key(key: str, *, kind: str | None = None) -> Inbox:
+    """The inbox a channel names by its public key; Http404 for an unknown key (or kind)."""
+    qs = Inbox.objects.filter(key=key)
+    if kind is not None:
+        qs = qs.filter(kind=kind)
+    found = qs.first()
+    if found is None:
+        raise Http404(_("No such inbox."))
+    return found
+
+
+def conversation_audit_events(
+    conversation: Conversation,
+    *,
+    types: Iterable[str],
+    since: datetime | None = None,
+    limit: int = 200,
+) -> list[ConversationEvent]:
+    """The newest audit events of those `types` (at or after `since`), oldest first, for a
+    conversation the caller already got through the gate. One query."""
+    events = conversation.events.select_related("actor").filter(type__in=list(types))
+    if since is not None:
+        events = events.filter(at__gte=since)
+    newest = list(events.order_by("-at", "-id")[:limit])
+    newest.reverse()
+    return newest
+
+
+def names_mentioned(
+    events: Iterable[ConversationEvent],
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Names of the operators and teams the events' data mention: at most one query each."""
+    user_ids: set[int] = set()
+    team_ids: set[int] = set()
+    for event in events:
+        for key, ids in (("from_user", user_ids), ("to_user", user_ids)):
+            if isinstance(event.data.get(key), int):
+                ids.add(event.data[key])
+        for key in ("from_team", "to_team"):
+            if isinstance(event.data.get(key), int):
+                team_ids.add(event.data[key])
+    users = {u.pk: str(u) for u in User.objects.filter(pk__in=user_ids)} if user_ids else {}
+    teams = dict(Team.objects.filter(pk__in=team_ids).values_list("pk", "name")) if team_ids else {}
+    return users, teams
+
+
+def mask_identity(value: str) -> str:
+    """Enough of an identity to recognise it, not enough to copy it."""
+    if "@" in value:
+        name, _at, domain = value.partition("@")
+        return f"{name[:1]}•••@{domain}"
+    if len(value) <= 4:
+        return "•••"
+    return f"{value[:2]}•••{value[-2:]}"
+
+
+@dataclass(frozen=True)
+class ShownIdentity:
+    kind: str
+    label: str
+    value: str
+    verified: bool
+    masked: bool
+
+
+def customer_identities(user: Any, customer: Any) -> list[ShownIdentity]:
+    """The customer's identities as this user may see them: in full only with the personal
+    data capability, masked otherwise. Pages and the API both show them through this."""
+    show = has_capability(user, Capability.VIEW_CUSTOMER_PII)
+    return [
+        ShownIdentity(
+            kind=identity.kind,
+            label=identity.get_kind_display(),
+            value=identity.value if show else mask_identity(identity.value),
+            verified=identity.verified,
+            masked=not show,
+        )
+        for identity in customer.identities.order_by("kind", "value")
+    ]
+
+
+def customer_conversations(
+    user: Any, conversation: Conversation, *, limit: int = 10
+) -> QuerySet[Conversation]:
+    """The customer's other conversations, across channels, that the user may see."""
+    return (
+        visible_conversations(user)
+        .filter(customer_id=conversation.customer_id)
+        .exclude(pk=conversation.pk)
+        .select_related("inbox")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def templates_for(user: Any, conversation: Conversation | None = None) -> QuerySet[ReplyTemplate]:
+    """Active templates: global ones and those of the user's teams (and the conversation's)."""
+    teams = Q(team__in=user_team_ids(user))
+    if conversation is not None and conversation.team_id:
+        teams |= Q(team_id=conversation.team_id)
+    return ReplyTemplate.objects.filter(Q(team__isnull=True) | teams, is_active=True).order_by(
+        "shortcut", "language"
+    )
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _prefix_tsquery(text: str) -> str:
+    """`свет кунжут` -> `свет:* & кунжут:*`: every word, as a prefix, all required."""
+    return " & ".join(f"{w}:*" for w in _WORD.findall(text.lower())[:8])
+
+
+class _TextMatch(Func):
+    """`to_tsvector('simple', body) @@ to_tsquery('simple', query)`, as the index spells it."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        body_sql, body_params = compiler.compile(self.source_expressions[0])
+        query_sql, query_params = compiler.compile(self.source_expressions[1])
+        return (
+            f"to_tsvector('simple'::regconfig, {body_sql})"
+            f" @@ to_tsquery('simple'::regconfig, {query_sql})",
+            [*body_params, *query_params],
+        )
+
+
+def search_conversations(user: Any, query: str) -> QuerySet[Conversation]:
+    """Conversations within the gate whose customer name, identity (phone, email, handle) or
+    message text matches `query`. Newest activity first."""
+    query = query.strip()
+    visible = visible_conversations(user)
+    if not query:
+        return visible.none()
+    words = _WORD.findall(query)
+    name = Q()
+    for word in words[:4]:
+        name &= Q(customer__first_name__icontains=word) | Q(customer__last_name__icontains=word)
+    digits = re.sub(r"\D", "", query)
+    identity = Q(customer__identities__value__icontains=query)
+    if len(digits) >= 5:
+        identity |= Q(customer__identities__value__contains=digits)
+    # Deleted messages are never searchable, whoever asks.
+    by_text = Message.objects.filter(deleted_at__isnull=True)
+    if connection.vendor == "postgresql" and words:
+        # Matches the GIN index of migration chats.0002.
+        by_text = by_text.filter(_TextMatch(F("body"), Value(_prefix_tsquery(query))))
+    else:
+        by_text = by_text.filter(body__icontains=query)
+    matches = visible.filter(
+        Q(pk__in=by_text.values("conversation_id")) | (name if words else Q(pk__in=[])) | identity
+    )
+    return (
+        visible.filter(pk__in=matches.values("pk"))
+        .select_related("customer", "inbox", "assignee", "team")
+        .order_by(F("last_message_at").desc(nulls_last=True), "-pk")
+    )
+
+
+# --- live events -------------------------------------------------------------------------
+
+
+def live_groups_for(user: Any) -> set[str]:
+    """The channel-layer groups whose events this user may hear, by their scope."""
+    scope = scope_of(user)
+    if scope is None:
+        return set()
+    groups = {user_group(user.pk)}
+    if scope == Role.Scope.ALL:
+        groups.add(ADMINS_GROUP)
+    elif scope == Role.Scope.TEAMS:
+        groups |= {
+            team_group(pk)
+            for pk in Team.objects.filter(members__user_id=user.pk).values_list("pk", flat=True)
+        }
+    return groups
+
+
+def live_events_since(
+    user: Any, *, after: int, exclude: set[int] | frozenset[int] = frozenset(), limit: int = 500
+) -> list[dict[str, Any]]:
+    """Events with a seq above `after` that the user may see now, in commit order, as sent.
+
+    Conversation events are filtered through the gate as it stands now, so a reconnect never
+    replays what the user may no longer see.
+    """
+    visible = Q(user_id=user.pk) | Q(
+        conversation_id__in=visible_conversations(user, include_deleted=True).values("pk")
+    )
+    rows = (
+        LiveEvent.objects.filter(visible, seq__gt=after)
+        .exclude(seq__in=list(exclude))
+        .order_by("seq")
+        .values_list("seq", "payload")[:limit]
+    )
+    return [{**payload, "id": seq} for seq, payload in rows]
+
+
+def live_event_latest() -> int:
+    """The newest committed event id (0 before any): a page rendered now shows everything
+    up to it, so its socket resumes after it."""
+    return LiveEvent.objects.aggregate(latest=Max("seq"))["latest"] or 0
+
+
+def live_event_horizon() -> int | None:
+    """The oldest seq still kept; a client behind it must reload instead of replaying."""
+    return (
+        LiveEvent.objects.filter(seq__isnull=False)
+        .order_by("seq")
+        .values_list("seq", flat=True)
+        .first()
+    )

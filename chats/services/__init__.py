@@ -1,0 +1,2 @@
+"""Every write in chats. Import the functions from their modules:
+`chats.services.conversations`, `chats.services.messages`, `chats.services.templates`."""

@@ -1,0 +1,393 @@
+"""What the operator pages show: the list, thread and panel contexts, built from the
+selectors (the gate) and rendered by the page and action views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from accounts.access import Capability, has_capability, profile_of
+from chats.forms import (
+    DeleteForm,
+    ListParamsForm,
+    PriorityForm,
+    SendForm,
+    SnoozeForm,
+    TransferForm,
+)
+from chats.models import Conversation, ConversationEvent, Message
+from chats.selectors import (
+    conversation_audit_events,
+    customer_conversations,
+    customer_identities,
+    effective_status,
+    inbox,
+    inbox_views,
+    live_event_latest,
+    names_mentioned,
+    search_conversations,
+    thread_messages,
+    with_effective_status,
+)
+
+Status = Conversation.Status
+EventType = ConversationEvent.Type
+
+PAGE_SIZE = 50
+THREAD_LIMIT = 200
+TEMPLATE_OPTIONS = 10
+# The audit events shown in the thread, between the messages.
+TIMELINE_EVENTS = (
+    EventType.ASSIGNED,
+    EventType.UNASSIGNED,
+    EventType.TRANSFERRED,
+    EventType.PRIORITY,
+    EventType.SNOOZED,
+    EventType.WOKE,
+    EventType.CLOSED,
+    EventType.REOPENED,
+    EventType.DELETED,
+    EventType.RESTORED,
+)
+ACTIONS = (
+    "send",
+    "take",
+    "unassign",
+    "transfer",
+    "priority",
+    "snooze",
+    "unsnooze",
+    "close",
+    "reopen",
+    "delete",
+    "restore",
+)
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def time_zone_of(user: Any) -> ZoneInfo:
+    profile = profile_of(user)
+    return ZoneInfo(profile.time_zone if profile else settings.TIME_ZONE)
+
+
+def _when(moment: datetime | None) -> str:
+    """A short local date and time ("12 Mar, 14:05") in the activated (operator's) zone."""
+    if moment is None:
+        return ""
+    return formats.date_format(timezone.localtime(moment), "j M, H:i")
+
+
+# --- the list pane ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListState:
+    """Which list the operator looks at; carried in every link so the list stays put."""
+
+    view: str = "mine"
+    q: str = ""
+    page: int = 1
+
+    def query(self, **changes: Any) -> str:
+        values = {"view": self.view, "q": self.q, "page": self.page, **changes}
+        kept = {
+            key: value
+            for key, value in values.items()
+            if value and not (key == "page" and value == 1)
+        }
+        return urlencode(kept)
+
+    def suffix(self, **changes: Any) -> str:
+        query = self.query(**changes)
+        return f"?{query}" if query else ""
+
+
+def list_state(request: HttpRequest) -> ListState:
+    return ListState(**ListParamsForm(request.GET).params())
+
+
+def list_context(request: HttpRequest, state: ListState, current_id: int | None) -> dict:
+    """One page of the list: a single query whatever the page size (rows carry their
+    customer, inbox, assignee and team)."""
+    user = request.user
+    if state.q:
+        rows_qs = with_effective_status(search_conversations(user, state.q))
+    else:
+        rows_qs = inbox(user, view=state.view)
+    offset = (state.page - 1) * PAGE_SIZE
+    rows = list(rows_qs[offset : offset + PAGE_SIZE + 1])
+    has_more = len(rows) > PAGE_SIZE
+    views = inbox_views(user)
+    current_view = next((v for v in views if v.slug == state.view), None)
+    # The list sits on the inbox page or beside an open conversation; its links stay there.
+    page_path = reverse("conversation", args=[current_id]) if current_id else reverse("inbox")
+    fragment_path = reverse("inbox-list")
+    pages: dict[str, str | None] = {
+        "next_url": None,
+        "next_fragment_url": None,
+        "previous_url": None,
+        "previous_fragment_url": None,
+    }
+    if has_more:
+        pages["next_url"] = page_path + state.suffix(page=state.page + 1)
+        pages["next_fragment_url"] = fragment_path + state.suffix(
+            page=state.page + 1, current=current_id
+        )
+    if state.page > 1:
+        pages["previous_url"] = page_path + state.suffix(page=state.page - 1)
+        pages["previous_fragment_url"] = fragment_path + state.suffix(
+            page=state.page - 1, current=current_id
+        )
+    return {
+        "views": views,
+        "current_view": current_view,
+        "state": state,
+        "page_path": page_path,
+        "list_query": state.suffix(),
+        "rows": rows[:PAGE_SIZE],
+        "current_id": current_id,
+        "list_refresh_url": fragment_path + state.suffix(current=current_id),
+        **pages,
+    }
+
+
+# --- the thread ------------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineItem:
+    at: datetime
+    message: Message | None = None
+    event_type: str = ""
+    text: str = ""
+    detail: str = ""
+    attachments: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def is_event(self) -> bool:
+        return self.message is None
+
+
+def _safe_url(url: Any) -> str:
+    """Only web links and our own paths become links; anything else (javascript:, data:)
+    is shown as a name only."""
+    if not isinstance(url, str) or not url:
+        return ""
+    if url.startswith("/") and not url.startswith("//"):
+        return url
+    return url if urlsplit(url).scheme in ("http", "https") else ""
+
+
+def _attachments(message: Message) -> list[dict[str, str]]:
+    found = []
+    for item in message.attachments or []:
+        if not isinstance(item, dict):
+            continue
+        url = _safe_url(item.get("url"))
+        name = str(item.get("name") or (url.rsplit("/", 1)[-1] if url else "") or _("attachment"))
+        found.append({"name": name, "url": url})
+    return found
+
+
+def _describe(
+    event: ConversationEvent, users: dict[int, str], teams: dict[int, str]
+) -> tuple[str, str]:
+    """What happened, in one translated sentence, and an optional detail (a reason)."""
+    data = event.data or {}
+    actor = str(event.actor) if event.actor else None
+    who = {"actor": actor or _("Smartdesk")}
+    to_user = users.get(data.get("to_user"), "")
+    reason = str(data.get("reason") or "")
+    kind = event.type
+    if kind == EventType.ASSIGNED:
+        if event.actor_id and data.get("to_user") == event.actor_id:
+            return _("%(actor)s took the conversation.") % who, ""
+        return _("%(actor)s assigned the conversation to %(operator)s.") % {
+            **who,
+            "operator": to_user,
+        }, ""
+    if kind == EventType.UNASSIGNED:
+        return _("%(actor)s returned the conversation to the team queue.") % who, ""
+    if kind == EventType.TRANSFERRED:
+        target = [teams.get(data.get("to_team"), "")] if data.get("to_team") else []
+        if to_user:
+            target.append(to_user)
+        return _("%(actor)s transferred the conversation to %(target)s.") % {
+            **who,
+            "target": " / ".join(t for t in target if t) or _("the queue"),
+        }, (_("Reason: %(reason)s") % {"reason": reason} if reason else "")
+    if kind == EventType.PRIORITY:
+        label = dict(Conversation.Priority.choices).get(data.get("after"), "?")
+        return _("%(actor)s set the priority to %(priority)s.") % {**who, "priority": label}, ""
+    if kind == EventType.SNOOZED:
+        until = data.get("until")
+        if until:
+            text = _("%(actor)s snoozed the conversation until %(time)s.") % {
+                **who,
+                "time": _when(datetime.fromisoformat(until)),
+            }
+            if data.get("wake_on_reply"):
+                text += " " + _("It wakes earlier if the customer writes.")
+        else:
+            text = _("%(actor)s snoozed the conversation until the customer replies.") % who
+        return text, (_("Reason: %(reason)s") % {"reason": reason} if reason else "")
+    if kind == EventType.WOKE:
+        cause = data.get("cause")
+        if cause == "reply":
+            return _("The customer wrote: the conversation woke up."), ""
+        if cause == "time":
+            return _("The snooze time passed: the conversation woke up."), ""
+        return _("%(actor)s woke the conversation up.") % who, ""
+    if kind == EventType.CLOSED:
+        return _("%(actor)s closed the conversation.") % who, ""
+    if kind == EventType.REOPENED:
+        if data.get("cause") == "customer":
+            return _("The customer wrote again: the conversation reopened."), ""
+        return _("%(actor)s reopened the conversation.") % who, ""
+    if kind == EventType.DELETED:
+        return _("%(actor)s deleted the conversation.") % who, (
+            _("Reason: %(reason)s") % {"reason": reason} if reason else ""
+        )
+    if kind == EventType.RESTORED:
+        return _("%(actor)s restored the conversation.") % who, ""
+    return str(event.get_type_display()), ""
+
+
+def _timeline(user: Any, conversation: Conversation) -> list[TimelineItem]:
+    """Messages and audit events interleaved by time. A fixed number of queries: the
+    messages, the events, and the names the events mention."""
+    messages = thread_messages(user, conversation, limit=THREAD_LIMIT)
+    since = messages[0].created_at if len(messages) >= THREAD_LIMIT else None
+    events = conversation_audit_events(
+        conversation, types=TIMELINE_EVENTS, since=since, limit=THREAD_LIMIT
+    )
+    users, teams = names_mentioned(events)
+    items = [
+        TimelineItem(at=m.created_at, message=m, attachments=_attachments(m)) for m in messages
+    ]
+    for event in events:
+        text, detail = _describe(event, users, teams)
+        items.append(TimelineItem(at=event.at, event_type=event.type, text=text, detail=detail))
+    # Stable: at the same instant a message comes before the event it caused.
+    items.sort(key=lambda item: (item.at, item.is_event))
+    return items
+
+
+def _action_urls(pk: int, state: ListState) -> dict[str, str]:
+    suffix = state.suffix()
+    return {name: reverse(f"conversation-{name}", args=[pk]) + suffix for name in ACTIONS}
+
+
+def thread_context(request: HttpRequest, conversation: Conversation, state: ListState) -> dict:
+    user = request.user
+    status = effective_status(conversation)
+    deleted = conversation.deleted_at is not None
+    return {
+        "conversation": conversation,
+        "status": status,
+        "status_label": Status(status).label,
+        "deleted": deleted,
+        "timeline": _timeline(user, conversation),
+        "urls": _action_urls(conversation.pk, state),
+        "list_query": state.suffix(),
+        "offer": {
+            "take": not deleted and status != Status.CLOSED and conversation.assignee_id is None,
+            "unassign": not deleted and conversation.assignee_id is not None,
+            "transfer": not deleted and status != Status.CLOSED,
+            "priority": not deleted,
+            "snooze": not deleted and status == Status.OPEN,
+            "unsnooze": not deleted and status == Status.SNOOZED,
+            "close": not deleted and status != Status.CLOSED,
+            "reopen": not deleted and status == Status.CLOSED,
+            "delete": not deleted,
+            "restore": deleted and has_capability(user, Capability.RESTORE_CONVERSATIONS),
+            "delete_messages": not deleted,
+        },
+        "transfer_form": TransferForm(auto_id="transfer-%s"),
+        "priority_form": PriorityForm(initial={"priority": conversation.priority}),
+        "snooze_form": SnoozeForm(
+            tz=time_zone_of(user), now=timezone.now(), auto_id="snooze-%s", initial={"preset": "1h"}
+        ),
+        "delete_form": DeleteForm(auto_id="delete-%s"),
+        "time_zone": time_zone_of(user).key,
+    }
+
+
+# --- the side panel --------------------------------------------------------------------------
+
+
+def panel_context(request: HttpRequest, conversation: Conversation, state: ListState) -> dict:
+    user = request.user
+    show_pii = has_capability(user, Capability.VIEW_CUSTOMER_PII)
+    identities = [
+        {"kind": shown.label, "value": shown.value}
+        for shown in customer_identities(user, conversation.customer)
+    ]
+    return {
+        "conversation": conversation,
+        "customer": conversation.customer,
+        "identities": identities,
+        "identities_masked": not show_pii,
+        "previous": list(customer_conversations(user, conversation)),
+        "list_query": state.suffix(),
+    }
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def _js_strings() -> dict[str, str]:
+    return {
+        "live": _("Live"),
+        "connecting": _("Connecting…"),
+        "reconnecting": _("Offline, reconnecting…"),
+        "stopped": _("Live updates stopped: reload the page."),
+        "newMessage": _("New message in this conversation."),
+        "gone": _("This conversation is no longer available to you."),
+        "reply": _("Send reply"),
+        "note": _("Add note"),
+        "replyLabel": _("Reply to the customer"),
+        "noteLabel": _("Internal note (only colleagues see it)"),
+        "templates": _("%(n)s templates. Up and down arrows choose, Enter inserts."),
+        "noTemplates": _("No template starts with this shortcut."),
+    }
+
+
+def render_page(
+    request: HttpRequest,
+    *,
+    state: ListState,
+    conversation: Conversation | None = None,
+    status: int = 200,
+    errors: Iterable[str] = (),
+    send_form: SendForm | None = None,
+) -> HttpResponse:
+    # Read before anything else on the page: every event committed after this id is newer
+    # than what the page shows, and the socket resumes from it.
+    live_after = live_event_latest()
+    context = list_context(request, state, conversation.pk if conversation else None)
+    context["live_after"] = live_after
+    context["errors"] = list(errors)
+    context["js_strings"] = _js_strings()
+    if conversation is not None:
+        context.update(thread_context(request, conversation, state))
+        context.update(panel_context(request, conversation, state))
+        context["send_form"] = send_form or SendForm(auto_id="composer-%s")
+        context["thread_url"] = reverse("conversation-thread", args=[conversation.pk])
+        context["panel_url"] = reverse("conversation-panel", args=[conversation.pk])
+        context["templates_url"] = reverse("conversation-templates", args=[conversation.pk])
+    return render(request, "chats/inbox.html", context, status=status)

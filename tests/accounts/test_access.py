@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from accounts import access
+from accounts.access import Capability
+from accounts.models import Role
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_capability_has_a_role_flag() -> None:
+    fields = {f.name for f in Role._meta.get_fields()}
+    assert {access.role_field(c) for c in Capability} <= fields
+
+
+@pytest.mark.parametrize("scope", [s.value for s in Role.Scope])
+def test_scope_and_capabilities_are_stored_and_read_back(scope: str) -> None:
+    role = factories.make_role(scope=scope, can_view_statistics=True, can_export_reports=True)
+    user = factories.make_user(role=Role.objects.get(pk=role.pk))
+
+    fresh = type(user).objects.get(pk=user.pk)  # nothing remembered from creation
+    assert access.scope_of(fresh) == scope
+    assert access.capabilities_of(fresh) == {
+        Capability.VIEW_STATISTICS,
+        Capability.EXPORT_REPORTS,
+    }
+
+
+def test_builtin_roles_grant_what_their_names_promise(roles: dict[str, Role]) -> None:
+    operator = factories.make_user(role=roles[Role.OPERATOR])
+    admin = factories.make_user(role=roles[Role.ADMIN])
+    super_admin = factories.make_user(role=roles[Role.SUPER_ADMIN])
+
+    assert access.scope_of(operator) == Role.Scope.TEAMS
+    assert access.capabilities_of(operator) == frozenset()
+    assert access.scope_of(admin) == Role.Scope.ALL
+    assert Capability.VIEW_STATISTICS in access.capabilities_of(admin)
+    assert Capability.MANAGE_ACCESS not in access.capabilities_of(admin)
+    assert access.capabilities_of(super_admin) == frozenset(Capability)
+
+
+def test_an_archived_role_still_grants_its_capabilities_to_its_holders() -> None:
+    role = factories.make_role(can_view_statistics=True)
+    user = factories.make_user(role=role)
+    from accounts import services
+
+    services.role_archive(role=role, actor=None)
+
+    fresh = type(user).objects.get(pk=user.pk)
+    assert access.has_capability(fresh, Capability.VIEW_STATISTICS)
+
+
+def test_inactive_and_anonymous_users_hold_nothing(roles: dict[str, Role]) -> None:
+    user = factories.make_user(role=roles[Role.SUPER_ADMIN], is_active=False)
+
+    assert access.capabilities_of(user) == frozenset()
+    assert access.scope_of(user) is None
+    assert access.capabilities_of(AnonymousUser()) == frozenset()
+
+
+def test_a_user_without_a_profile_sees_nothing(django_user_model) -> None:
+    user = django_user_model.objects.create_user(username="bare", password="x")
+
+    assert access.scope_of(user) is None
+    assert access.capabilities_of(user) == frozenset()
+
+
+def test_the_django_superuser_is_the_break_glass_account(django_user_model) -> None:
+    root = django_user_model.objects.create_superuser(username="root", password="x")
+
+    assert access.capabilities_of(root) == frozenset(Capability)
+    assert access.scope_of(root) == Role.Scope.ALL
+
+
+def test_capabilities_cost_one_query_per_request(django_assert_num_queries, operator) -> None:
+    user = type(operator).objects.get(pk=operator.pk)
+    # one query: the profile joined to its role; later questions are answered from memory
+    with django_assert_num_queries(1):
+        access.capabilities_of(user)
+        access.scope_of(user)
+        access.has_capability(user, Capability.EXPORT_REPORTS)

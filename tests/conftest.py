@@ -1,0 +1,65 @@
+"""Shared personas: every access-controlled entry point is tried with each of them.
+
+- super_admin: the built-in super-admin role (manages roles and users)
+- admin_user: the built-in admin role (scope all, statistics, admin site, no access management)
+- operator: the built-in operator role, member of `support`
+- teammate: another operator in `support`
+- outsider: an operator in `delivery` only
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import Role, Team, User
+from tests import factories
+
+
+@pytest.fixture
+def roles(db: None) -> dict[str, Role]:
+    return factories.builtin_roles()
+
+
+@pytest.fixture
+def support(db: None) -> Team:
+    return factories.make_team("Support")
+
+
+@pytest.fixture
+def delivery(db: None) -> Team:
+    return factories.make_team("Delivery")
+
+
+@pytest.fixture
+def super_admin(roles: dict[str, Role]) -> User:
+    return factories.make_user(username="sofia", role=roles[Role.SUPER_ADMIN])
+
+
+@pytest.fixture
+def admin_user(roles: dict[str, Role], support: Team, delivery: Team) -> User:
+    return factories.make_user(username="pavel", role=roles[Role.ADMIN], teams=[support, delivery])
+
+
+@pytest.fixture
+def operator(roles: dict[str, Role], support: Team) -> User:
+    return factories.make_user(username="anna", role=roles[Role.OPERATOR], teams=[support])
+
+
+@pytest.fixture
+def teammate(roles: dict[str, Role], support: Team) -> User:
+    return factories.make_user(username="boris", role=roles[Role.OPERATOR], teams=[support])
+
+
+@pytest.fixture
+def outsider(roles: dict[str, Role], delivery: Team) -> User:
+    return factories.make_user(username="vera", role=roles[Role.OPERATOR], teams=[delivery])
+
+
+@pytest.fixture
+def support_inbox(support: Team):
+    return factories.make_inbox(name="Website API", team=support)
+
+
+@pytest.fixture
+def delivery_inbox(delivery: Team):
+    return factories.make_inbox(name="Courier app", team=delivery)

@@ -1,0 +1,62 @@
+"""The live-event log numbers events in commit order, whatever order they were written in."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from smartdesk.models import LiveEvent
+from smartdesk.realtime import publish
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_an_event_written_first_but_committed_last_gets_the_later_number() -> None:
+    first_written = threading.Event()
+    second_committed = threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_writer() -> None:
+        try:
+            with transaction.atomic():
+                publish({"type": "slow"}, groups=[])
+                first_written.set()
+                assert second_committed.wait(10)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def fast_writer() -> None:
+        try:
+            assert first_written.wait(10)
+            with transaction.atomic():
+                publish({"type": "fast"}, groups=[])
+            second_committed.set()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=slow_writer), threading.Thread(target=fast_writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert not errors
+    rows = {e.type: e for e in LiveEvent.objects.all()}
+    assert rows["slow"].pk < rows["fast"].pk  # inserted first...
+    assert rows["fast"].seq < rows["slow"].seq  # ...numbered by commit
+
+
+def test_a_rolled_back_event_leaves_no_row_and_no_number_behind() -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish({"type": "ghost"}, groups=[])
+        raise RuntimeError
+
+    publish({"type": "kept"}, groups=[])  # autocommit: numbered at once
+    assert list(LiveEvent.objects.values_list("type", flat=True)) == ["kept"]
+    assert LiveEvent.objects.get().seq is not None
