@@ -35,6 +35,8 @@ class Capability(models.TextChoices):
     VIEW_CUSTOMER_PII = "view_customer_pii", _("See customer personal data")
     USE_ADMIN = "use_admin", _("Open the administration site")
     MANAGE_ACCESS = "manage_access", _("Manage roles, users and teams")
+    EXCEED_CAPACITY = "exceed_capacity", _("Assign beyond an operator's capacity")
+    ADJUST_LOYALTY = "adjust_loyalty", _("Adjust loyalty points and approve goodwill")
 
 
 def role_field(capability: Capability) -> str:

@@ -303,8 +303,31 @@ class UserAdmin(CapabilityModelAdmin, DjangoUserAdmin):
 @admin.register(Team)
 class TeamAdmin(CapabilityModelAdmin):
     view_capability = Capability.USE_ADMIN
-    list_display = ("name", "member_count", "created_at")
+    list_display = (
+        "name",
+        "member_count",
+        "auto_assign",
+        "default_capacity",
+        "reassign_after_minutes",
+        "created_at",
+    )
+    list_filter = ("auto_assign",)
     search_fields = ("name",)
+    fieldsets = (
+        (None, {"fields": ("name",)}),
+        (
+            _("Distribution"),
+            {
+                "fields": ("auto_assign", "default_capacity", "reassign_after_minutes"),
+                "description": _(
+                    "Required skills per topic are set under Conversations › Topic rules."
+                ),
+            },
+        ),
+    )
+
+    def save_model(self, request: HttpRequest, obj: Team, form: Any, change: bool) -> None:
+        services.team_save(team=obj, actor=request.user)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
         return super().get_queryset(request).annotate(_members=Count("members"))

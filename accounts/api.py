@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import services
 from accounts.access import capabilities_of, profile_of, scope_of
+from accounts.models import OperatorProfile
 from accounts.selectors import user_teams
 
 
@@ -25,6 +28,9 @@ class MeSerializer(serializers.Serializer):
     teams = TeamRefSerializer(many=True)
     language = serializers.CharField()
     time_zone = serializers.CharField()
+    presence = serializers.CharField(allow_null=True)
+    load = serializers.IntegerField(allow_null=True)
+    capacity = serializers.IntegerField(allow_null=True)
 
 
 class MeView(APIView):
@@ -44,5 +50,28 @@ class MeView(APIView):
             "teams": list(user_teams(user=user).values("id", "name")),
             "language": (profile.language if profile else "") or "",
             "time_zone": profile.time_zone if profile else "UTC",
+            "presence": profile.presence if profile else None,
+            "load": profile.load if profile else None,
+            "capacity": profile.capacity if profile else None,
         }
         return Response(MeSerializer(data).data)
+
+
+class PresenceSerializer(serializers.Serializer):
+    presence = serializers.ChoiceField(choices=OperatorProfile.Presence.choices)
+
+
+class PresenceView(APIView):
+    """Set the caller's presence: online (takes conversations), away or offline."""
+
+    @extend_schema(request=PresenceSerializer, responses=PresenceSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = PresenceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            profile = services.presence_set(
+                user=request.user, presence=serializer.validated_data["presence"]
+            )
+        except ValidationError as error:
+            return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
+        return Response({"presence": profile.presence})

@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from accounts.access import Capability, capabilities_of, profile_of
+from accounts.models import OperatorProfile
 
 
 def ui_preferences(request: HttpRequest) -> dict[str, Any]:
@@ -19,4 +20,6 @@ def ui_preferences(request: HttpRequest) -> dict[str, Any]:
             "reduced_motion": bool(profile and profile.reduced_motion),
         },
         "can": {c.value: (c in caps) for c in Capability},
+        "presence": profile.presence if profile else None,
+        "presence_choices": OperatorProfile.Presence.choices,
     }

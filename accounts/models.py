@@ -31,12 +31,39 @@ class User(AbstractUser):
 
 class Team(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
+    # Distribution settings (see docs/distribution.md).
+    auto_assign = models.BooleanField(
+        _("assign automatically"),
+        default=True,
+        help_text=_("Off: conversations wait in the team queue until someone takes them."),
+    )
+    default_capacity = models.PositiveSmallIntegerField(
+        _("default capacity"),
+        default=5,
+        validators=[MaxValueValidator(100)],
+        help_text=_("Conversations at a time for members whose own capacity is empty."),
+    )
+    reassign_after_minutes = models.PositiveSmallIntegerField(
+        _("reassign after (minutes)"),
+        null=True,
+        blank=True,
+        default=5,
+        help_text=_(
+            "A conversation whose operator is away and has not answered for this long goes "
+            "back to the queue. Empty: never."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
         verbose_name = _("team")
         verbose_name_plural = _("teams")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(default_capacity__lte=100), name="team_capacity_at_most_100"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -85,6 +112,20 @@ class Role(models.Model):
     can_view_customer_pii = models.BooleanField(_("can see customer personal data"), default=False)
     can_use_admin = models.BooleanField(_("can open the administration site"), default=False)
     can_manage_access = models.BooleanField(_("can manage roles, users and teams"), default=False)
+    can_exceed_capacity = models.BooleanField(
+        _("can assign beyond an operator's capacity"), default=False
+    )
+    can_adjust_loyalty = models.BooleanField(
+        _("can adjust loyalty points and approve goodwill"), default=False
+    )
+    goodwill_points_limit = models.PositiveIntegerField(
+        _("goodwill limit (points)"),
+        default=0,
+        help_text=_(
+            "Points a holder may grant from a conversation without approval; "
+            "above it an admin approves."
+        ),
+    )
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -161,13 +202,30 @@ class OperatorProfile(models.Model):
     )
     max_concurrent_conversations = models.PositiveSmallIntegerField(
         _("max concurrent conversations"),
-        default=5,
+        null=True,
+        blank=True,
         validators=[MaxValueValidator(100)],
+        help_text=_("Empty: the smallest default capacity of the operator's teams."),
+    )
+    # Distribution state, maintained by the services in one transaction with the assignment
+    # that changes it (docs/distribution.md). `capacity` is the effective limit; `load` the sum
+    # of the weights of the open, unsnoozed conversations assigned; `overload` what an admin
+    # assigned beyond capacity on purpose. The database refuses a load above the two.
+    capacity = models.PositiveSmallIntegerField(_("capacity in effect"), default=5, editable=False)
+    load = models.PositiveIntegerField(_("current load"), default=0, editable=False)
+    overload = models.PositiveIntegerField(
+        _("load allowed beyond capacity"), default=0, editable=False
+    )
+    last_assigned_at = models.DateTimeField(
+        _("last assigned at"), null=True, blank=True, editable=False
     )
     presence = models.CharField(
         _("presence"), max_length=8, choices=Presence.choices, default=Presence.OFFLINE
     )
     last_seen_at = models.DateTimeField(_("last seen at"), null=True, blank=True)
+    # Set when the sweep made an online operator away for lack of heartbeat (not by choice):
+    # their next heartbeat brings them back online.
+    away_by_timeout = models.BooleanField(_("away by timeout"), default=False, editable=False)
     phone_extension = models.CharField(
         _("phone extension"),
         max_length=32,
@@ -207,6 +265,10 @@ class OperatorProfile(models.Model):
                 condition=models.Q(font_scale__in=[100, 115, 130, 150]),
                 name="profile_font_scale_valid",
             ),
+            models.CheckConstraint(
+                condition=models.Q(load__lte=models.F("capacity") + models.F("overload")),
+                name="profile_load_within_capacity",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -226,6 +288,7 @@ class AccessAuditEntry(models.Model):
     class Target(models.TextChoices):
         ROLE = "role", _("role")
         USER = "user", _("user")
+        TEAM = "team", _("team")
 
     at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -7,16 +7,32 @@ role or teams, a user's activation) write an `AccessAuditEntry` with the state b
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, Min, Q, Value
+from django.db.models.functions import Greatest
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import access
 from accounts.models import AccessAuditEntry, OperatorProfile, Role, Skill, Team, User
-from smartdesk.realtime import publish, user_group
+from smartdesk.realtime import ADMINS_GROUP, publish, user_group
+
+# Sent on commit with `user_ids` when operators may take more work than before (came online,
+# capacity raised, joined a team). `chats` listens and runs distribution for them; accounts
+# imports no other app.
+operators_available = Signal()
+
+
+def _announce_available(user_ids: Iterable[int]) -> None:
+    ids = sorted(set(user_ids))
+    if ids:
+        transaction.on_commit(lambda: operators_available.send(sender=None, user_ids=ids))
 
 
 def _access_changed(user_ids: Iterable[int]) -> None:
@@ -31,6 +47,7 @@ _ROLE_FIELDS = (
     "description",
     "scope",
     *(access.role_field(c) for c in access.Capability),
+    "goodwill_points_limit",
 )
 
 
@@ -253,10 +270,17 @@ def operator_profile_save(
         else None
     )
     before = _access_snapshot(previous, profile.user) if previous is not None else None
-    profile.save()
+    if previous is None:
+        profile.save()
+    else:
+        # Never write back the distribution counters this instance may hold stale copies of.
+        profile.save(update_fields=_PROFILE_EDITABLE)
     profile.teams.set(list(teams))
     if skills is not None:
         profile.skills.set(list(skills))
+    capacity_before = previous.capacity if previous is not None else 0
+    if capacity_refresh([profile.user_id]).get(profile.user_id, 0) > capacity_before:
+        _announce_available([profile.user_id])
     after = _access_snapshot(profile, profile.user)
     if before is not None:
         before["is_active"] = after["is_active"]  # activation is audited by user_save
@@ -325,3 +349,156 @@ def profile_update_preferences(*, profile: OperatorProfile, **preferences: Any) 
     profile.save(update_fields=list(preferences))
     access.forget(profile.user)
     return profile
+
+
+_PROFILE_EDITABLE = [
+    f.name
+    for f in OperatorProfile._meta.concrete_fields
+    if f.editable and not f.primary_key and f.name != "user"
+]
+
+
+# --- capacity and presence (distribution: docs/distribution.md) --------------------------
+
+
+def capacity_effective(profile: OperatorProfile) -> int:
+    """The operator's own capacity, else the smallest default of their teams, else the
+    site default."""
+    if profile.max_concurrent_conversations is not None:
+        return profile.max_concurrent_conversations
+    smallest = profile.teams.aggregate(n=Min("default_capacity"))["n"]
+    return smallest if smallest is not None else settings.DISTRIBUTION_DEFAULT_CAPACITY
+
+
+def capacity_refresh(user_ids: Iterable[int]) -> dict[int, int]:
+    """Store the capacity in effect for these operators; returns it by user id.
+
+    A capacity lowered below the current load keeps the conversations where they are: the
+    excess is recorded as `overload`, and nothing new comes until the load drops.
+    """
+    result: dict[int, int] = {}
+    for profile in OperatorProfile.objects.filter(user_id__in=list(user_ids)):
+        capacity = capacity_effective(profile)
+        OperatorProfile.objects.filter(pk=profile.pk).update(
+            capacity=capacity, overload=Greatest(Value(0), F("load") - capacity)
+        )
+        result[profile.user_id] = capacity
+    return result
+
+
+def _team_snapshot(team: Team) -> dict[str, Any]:
+    return {
+        "name": team.name,
+        "auto_assign": team.auto_assign,
+        "default_capacity": team.default_capacity,
+        "reassign_after_minutes": team.reassign_after_minutes,
+    }
+
+
+@transaction.atomic
+def team_save(*, team: Team, actor: User | None) -> Team:
+    """Create or change a team (name and distribution settings); audited. Members whose
+    capacity follows the team default get the new one."""
+    team.full_clean()
+    previous = Team.objects.select_for_update().filter(pk=team.pk).first() if team.pk else None
+    before = _team_snapshot(previous) if previous is not None else None
+    team.save()
+    after = _team_snapshot(team)
+    if before != after:
+        _audit(
+            actor=actor,
+            action=AccessAuditEntry.Action.CREATED
+            if previous is None
+            else AccessAuditEntry.Action.CHANGED,
+            target_type=AccessAuditEntry.Target.TEAM,
+            target_id=team.pk,
+            target_repr=team.name,
+            before=before,
+            after=after,
+        )
+    if previous is not None:
+        members = list(
+            OperatorProfile.objects.filter(teams=team).values_list("user_id", "capacity")
+        )
+        refreshed = capacity_refresh([user_id for user_id, _capacity in members])
+        _announce_available(
+            user_id for user_id, capacity in members if refreshed.get(user_id, 0) > capacity
+        )
+        if previous.auto_assign != team.auto_assign and team.auto_assign:
+            _announce_available(user_id for user_id, _capacity in members)
+    return team
+
+
+def _publish_presence(profile: OperatorProfile) -> None:
+    event = {
+        "type": "presence.changed",
+        "user_id": profile.user_id,
+        "presence": profile.presence,
+    }
+    publish(event, groups=[user_group(profile.user_id), ADMINS_GROUP], user_id=profile.user_id)
+
+
+@transaction.atomic
+def presence_set(*, user: User, presence: str, now: datetime | None = None) -> OperatorProfile:
+    """The operator chose online, away or offline."""
+    if presence not in OperatorProfile.Presence.values:
+        raise ValidationError(_("Unknown presence: %(value)s") % {"value": presence})
+    profile = OperatorProfile.objects.select_for_update().filter(user_id=user.pk).first()
+    if profile is None:
+        raise ValidationError(_("%(name)s has no operator profile.") % {"name": user})
+    now = now or timezone.now()
+    changed = profile.presence != presence or profile.away_by_timeout
+    profile.presence = presence
+    profile.away_by_timeout = False
+    profile.last_seen_at = now
+    profile.save(update_fields=["presence", "away_by_timeout", "last_seen_at"])
+    access.forget(user)
+    if changed:
+        _publish_presence(profile)
+        if presence == OperatorProfile.Presence.ONLINE:
+            _announce_available([user.pk])
+    return profile
+
+
+HEARTBEAT_WRITE_EVERY = timedelta(seconds=15)
+
+
+def presence_heartbeat(*, user_id: int, now: datetime | None = None) -> bool:
+    """The operator's socket is alive. Writes at most every few seconds; an operator the sweep
+    made away for silence comes back online. Returns True when that happened."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        back = OperatorProfile.objects.filter(
+            user_id=user_id, presence=OperatorProfile.Presence.AWAY, away_by_timeout=True
+        ).update(presence=OperatorProfile.Presence.ONLINE, away_by_timeout=False, last_seen_at=now)
+        if back:
+            profile = OperatorProfile.objects.get(user_id=user_id)
+            _publish_presence(profile)
+            _announce_available([user_id])
+            return True
+    OperatorProfile.objects.filter(user_id=user_id).filter(
+        _silent_since(now - HEARTBEAT_WRITE_EVERY)
+    ).update(last_seen_at=now)
+    return False
+
+
+def presence_expire(*, now: datetime | None = None) -> list[int]:
+    """Online operators whose socket has been silent too long become away (by timeout)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.PRESENCE_AWAY_AFTER_SECONDS)
+    with transaction.atomic():
+        silent = list(
+            OperatorProfile.objects.select_for_update(skip_locked=True)
+            .filter(presence=OperatorProfile.Presence.ONLINE)
+            .filter(_silent_since(cutoff))
+        )
+        for profile in silent:
+            profile.presence = OperatorProfile.Presence.AWAY
+            profile.away_by_timeout = True
+            profile.save(update_fields=["presence", "away_by_timeout"])
+            _publish_presence(profile)
+    return [profile.user_id for profile in silent]
+
+
+def _silent_since(cutoff: datetime) -> Q:
+    return Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff)

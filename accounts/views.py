@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -43,3 +45,25 @@ def preferences(request: HttpRequest) -> HttpResponse:
             return redirect("preferences")
         return render(request, "accounts/preferences.html", {"form": form}, status=400)
     return render(request, "accounts/preferences.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["POST"])
+def presence(request: HttpRequest) -> HttpResponse:
+    """The operator sets themselves online, away or offline (the header's control)."""
+    try:
+        profile = services.presence_set(
+            user=request.user, presence=request.POST.get("presence", "")
+        )
+    except ValidationError as error:
+        return HttpResponse(" ".join(error.messages), status=400, content_type="text/plain")
+    if request.headers.get("HX-Request"):
+        return render(
+            request,
+            "accounts/_presence.html",
+            {"presence": profile.presence, "presence_choices": profile.Presence.choices},
+        )
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        target = "home"
+    return redirect(target)

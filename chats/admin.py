@@ -146,3 +146,6 @@ class ConversationAdmin(CapabilityModelAdmin):
             ngettext("%(n)d conversation restored.", "%(n)d conversations restored.", done)
             % {"n": done},
         )
+
+
+from chats import admin_routing  # noqa: E402, F401  (registers the routing admin)

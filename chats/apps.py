@@ -7,3 +7,11 @@ from django.utils.translation import gettext_lazy as _
 class ChatsConfig(AppConfig):
     name = "chats"
     verbose_name = _("Conversations")
+
+    def ready(self) -> None:
+        from accounts.services import operators_available
+        from chats.services.distribution import on_operators_available
+        from smartdesk.metrics import register_queue_collector
+
+        operators_available.connect(on_operators_available, dispatch_uid="chats.distribution")
+        register_queue_collector()

@@ -5,6 +5,10 @@ On connect it joins the groups of the user's scope (`live_groups_for`). The brow
 the last event id it saw: the consumer replays what it missed from the live-event log, then
 carries on live, never sending one event twice. An `access.changed` event (new role, scope,
 teams, or deactivation) makes the consumer recompute its groups at once.
+
+The socket is also the operator's heartbeat: on connect and on every `ping` it records that
+they are there (`presence_heartbeat`), which keeps them online for distribution and brings
+back an operator the sweep had made away for silence.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from channels.db import database_sync_to_async
 from django.http import Http404
 
 from accounts.models import User
+from accounts.services import presence_heartbeat
 from chats.selectors import (
     conversation_for,
     live_event_horizon,
@@ -42,6 +47,11 @@ def _int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value
+
+
+@database_sync_to_async
+def _heartbeat(user_id: int) -> None:
+    presence_heartbeat(user_id=user_id)
 
 
 @database_sync_to_async
@@ -85,11 +95,13 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         self.subscriptions: set[int] = set()
         self._order: deque[int] = deque()
         self._forwarded: set[int] = set()
+        await _heartbeat(user.pk)
         return sorted(await _groups_for(self.user, set()))
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "ping":
+            await _heartbeat(self.user.pk)
             await self.send_json({"type": "pong"})
         elif kind == "resume":
             await self._resume(content)

@@ -132,6 +132,20 @@ class Conversation(SoftDeleted):
     last_message_preview = models.CharField(_("last message"), max_length=200, blank=True)
     unread_count = models.PositiveIntegerField(_("unread"), default=0)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # Distribution (docs/distribution.md): what the conversation weighs in its operator's load
+    # (per channel, stamped on arrival), the skill its topic requires, when it entered its
+    # team's queue and when it was last given to someone.
+    load_weight = models.PositiveSmallIntegerField(_("load weight"), default=1)
+    required_skill = models.ForeignKey(
+        "accounts.Skill",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("required skill"),
+    )
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -139,6 +153,15 @@ class Conversation(SoftDeleted):
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
         indexes = [
+            # The team queues, in the order they are served.
+            models.Index(
+                "team",
+                models.F("priority").desc(),
+                "queued_at",
+                "id",
+                name="conv_queue_order",
+                condition=Q(status="open", assignee__isnull=True, deleted_at__isnull=True),
+            ),
             models.Index(fields=["team", "status", "-last_message_at"], name="conv_team_status"),
             models.Index(fields=["assignee", "status", "-last_message_at"], name="conv_assignee"),
             models.Index(fields=["status", "snoozed_until"], name="conv_snooze_due"),
@@ -153,6 +176,13 @@ class Conversation(SoftDeleted):
                 | Q(snoozed_until__isnull=False)
                 | Q(snooze_until_reply=True),
                 name="conv_snooze_has_a_wake_condition",
+            ),
+            models.CheckConstraint(
+                condition=Q(assignee__isnull=True) | Q(assigned_at__isnull=False),
+                name="conv_assignee_has_assigned_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(load_weight__gte=1), name="conv_load_weight_positive"
             ),
         ]
 
@@ -238,6 +268,7 @@ class ConversationEvent(models.Model):
         REOPENED = "reopened", _("reopened")
         DELETED = "deleted", _("deleted")
         RESTORED = "restored", _("restored")
+        REASSIGNED = "reassigned", _("reassigned (operator away)")
         MESSAGE_DELETED = "message_deleted", _("message deleted")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="events")
@@ -307,3 +338,37 @@ class ReplyTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+
+class TopicRule(models.Model):
+    """Routing by topic: a conversation on this topic goes to `team`'s queue (when set) and
+    only to operators with `required_skill` (when set)."""
+
+    topic = models.CharField(_("topic"), max_length=100, unique=True)
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="topic_rules",
+        verbose_name=_("team"),
+    )
+    required_skill = models.ForeignKey(
+        "accounts.Skill",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="topic_rules",
+        verbose_name=_("required skill"),
+    )
+
+    class Meta:
+        ordering = ["topic"]
+        verbose_name = _("topic rule")
+        verbose_name_plural = _("topic rules")
+
+    def __str__(self) -> str:
+        return self.topic
+
+
+# --- channels (docs/channels.md) -----------------------------------------------------------

@@ -32,3 +32,31 @@ def prune_live_events() -> int:
     from smartdesk.services import live_events_prune
 
     return live_events_prune()
+
+
+# --- distribution (docs/distribution.md) ---------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def assign_conversation(conversation_id: int, exclude_user_id: int | None = None) -> int | None:
+    """Place one waiting conversation; returns the operator's id, or None if it waits."""
+    from chats.services import distribution
+
+    return distribution.distribute_conversation(conversation_id, exclude_user_id=exclude_user_id)
+
+
+@shared_task(acks_late=True)
+def fill_operator(user_id: int) -> int:
+    """An operator came online or freed capacity: give them what waits for them."""
+    from chats.services import distribution
+
+    return distribution.distribute_to_operator(user_id)
+
+
+@shared_task
+def distribution_sweep() -> int:
+    """The safety net: presence timeouts, reassignment of unanswered conversations of away
+    operators, and a pass over every team queue."""
+    from chats.services import distribution
+
+    return distribution.distribution_sweep()

@@ -5,10 +5,13 @@ from __future__ import annotations
 from django.urls import path
 
 from chats import views
+from chats.views import queue
 
 urlpatterns = [
     path("inbox/", views.inbox_page, name="inbox"),
     path("inbox/list/", views.inbox_list, name="inbox-list"),
+    path("inbox/queue/", queue.queue_page, name="queue"),
+    path("inbox/queue/fragment/", queue.queue_fragment, name="queue-fragment"),
     path("inbox/c/<int:pk>/", views.conversation_page, name="conversation"),
     path("inbox/c/<int:pk>/thread/", views.conversation_thread, name="conversation-thread"),
     path("inbox/c/<int:pk>/panel/", views.conversation_panel, name="conversation-panel"),

@@ -24,6 +24,12 @@ app.conf.beat_schedule = {
         "task": "chats.tasks.wake_due_conversations",
         "schedule": timedelta(seconds=30),
     },
+    # Distribution's safety net: presence timeouts, reassigning the unanswered conversations
+    # of away operators, load reconciliation and a pass over every team queue.
+    "distribution-sweep": {
+        "task": "chats.tasks.distribution_sweep",
+        "schedule": timedelta(seconds=30),
+    },
     "prune-live-events": {
         "task": "chats.tasks.prune_live_events",
         "schedule": timedelta(hours=1),

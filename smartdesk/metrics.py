@@ -54,6 +54,75 @@ CELERY_TASK_DURATION = Histogram(
     ["task"],
 )
 
+# --- distribution (chats.services.distribution) -------------------------------------------
+ASSIGNMENTS = Counter(
+    "smartdesk_assignments",
+    "Conversations given to an operator, by how (auto, manual, reopened...).",
+    ["mode"],
+)
+TIME_TO_ASSIGNMENT = Histogram(
+    "smartdesk_time_to_assignment_seconds",
+    "From entering a team queue to being assigned.",
+    ["mode"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200),
+)
+
+
+def record_assignment(mode: str, queued_at: Any, assigned_at: Any) -> None:
+    ASSIGNMENTS.labels(mode).inc()
+    if queued_at is not None and assigned_at is not None:
+        TIME_TO_ASSIGNMENT.labels(mode).observe(max(0.0, (assigned_at - queued_at).total_seconds()))
+
+
+class QueueCollector:
+    """Queue length and oldest waiting age per team, read from the database at each scrape
+    (one grouped query), so every process reports the same truth."""
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Any:
+        from django.db.models import Count, Min
+        from django.utils import timezone
+        from prometheus_client.core import GaugeMetricFamily
+
+        from chats.models import Conversation
+        from chats.services.distribution import waiting_q
+
+        length = GaugeMetricFamily(
+            "smartdesk_queue_length",
+            "Conversations waiting for an operator, by team.",
+            labels=["team"],
+        )
+        oldest = GaugeMetricFamily(
+            "smartdesk_queue_oldest_wait_seconds",
+            "How long the longest-queued conversation has waited, by team.",
+            labels=["team"],
+        )
+        now = timezone.now()
+        rows = (
+            Conversation.objects.filter(waiting_q())
+            .values("team__name")
+            .annotate(n=Count("pk"), first=Min("queued_at"))
+        )
+        for row in rows:
+            team = row["team__name"] or ""
+            length.add_metric([team], row["n"])
+            first = row["first"]
+            oldest.add_metric([team], (now - first).total_seconds() if first else 0.0)
+        yield length
+        yield oldest
+
+
+_queue_collector: QueueCollector | None = None
+
+
+def register_queue_collector() -> None:
+    global _queue_collector
+    if _queue_collector is None:
+        _queue_collector = QueueCollector()
+        REGISTRY.register(_queue_collector)  # type: ignore[arg-type]
+
 
 def _route(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)

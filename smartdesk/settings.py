@@ -300,3 +300,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- distribution (docs/distribution.md) ---------------------------------------------------
+# Capacity for operators with none of their own and no team default.
+DISTRIBUTION_DEFAULT_CAPACITY = env.int("DISTRIBUTION_DEFAULT_CAPACITY", default=5)
+# What one conversation weighs in its operator's load, by channel ("telegram=1,widget=2").
+DISTRIBUTION_WEIGHTS = {
+    kind: int(weight) for kind, weight in env.dict("DISTRIBUTION_WEIGHTS", default={}).items()
+}
+# An online operator whose socket has been silent this long becomes away.
+PRESENCE_AWAY_AFTER_SECONDS = env.int("PRESENCE_AWAY_AFTER_SECONDS", default=90)
+# Functions `(customer_id) -> int | None` giving a new conversation's minimum priority.
+DISTRIBUTION_PRIORITY_HOOKS = env.list("DISTRIBUTION_PRIORITY_HOOKS", default=[])
+DISTRIBUTION_DEFAULT_HANDLE_SECONDS = env.int("DISTRIBUTION_DEFAULT_HANDLE_SECONDS", default=600)

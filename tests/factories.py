@@ -42,6 +42,9 @@ def make_user(
     if isinstance(role, str):
         role = builtin_roles()[role]
     username = fields.pop("username", None) or f"user{next(_counter)}"
+    # Roomy by default so that tests about other things are not stopped by capacity;
+    # distribution tests set their own.
+    fields.setdefault("max_concurrent_conversations", 50)
     return services.user_create(
         username=username, password=PASSWORD, role=role, teams=teams, actor=None, **fields
     )

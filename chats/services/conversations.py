@@ -14,7 +14,9 @@ from django.utils.translation import gettext as _
 from accounts.access import Capability, has_capability, profile_of
 from accounts.models import Team
 from chats.events import publish_conversation_changed
-from chats.models import Conversation, ConversationEvent
+from chats.models import Conversation, ConversationEvent, TopicRule
+from chats.services import distribution
+from chats.services.distribution import FIELDS as DISTRIBUTION_FIELDS
 
 Status = Conversation.Status
 EventType = ConversationEvent.Type
@@ -57,9 +59,20 @@ def _clear_snooze(conversation: Conversation) -> None:
     conversation.snooze_reason = ""
 
 
+def _settle(locked: Conversation, before: distribution.Snapshot, actor: Any, **kwargs: Any) -> bool:
+    """Loads, queue and triggers after a change (see `distribution.settle`); a manual
+    assignment beyond capacity is refused unless the actor's role may exceed it."""
+    force = actor is not None and has_capability(actor, Capability.EXCEED_CAPACITY)
+    try:
+        return distribution.settle(locked, before, force=force, **kwargs)
+    except distribution.AtCapacity as error:
+        raise ActionRefused(distribution.over_capacity_message(error)) from None
+
+
 @transaction.atomic
 def conversation_assign(*, conversation: Conversation, operator: Any, actor: Any) -> Conversation:
-    """Give the conversation to `operator`. Idempotent; emits `conversation.changed` on commit."""
+    """Give the conversation to `operator`, within their capacity (beyond it only for roles
+    allowed to, recorded in the event). Idempotent; emits `conversation.changed` on commit."""
     _check_operator(operator)
     locked = _locked(conversation)
     _refuse_if_deleted(locked)
@@ -67,10 +80,13 @@ def conversation_assign(*, conversation: Conversation, operator: Any, actor: Any
         raise ActionRefused(_("Reopen the conversation before assigning it."))
     if locked.assignee_id == operator.pk:
         return locked
+    before = distribution.snapshot(locked)
     previous = locked.assignee_id
     locked.assignee = operator
-    locked.save(update_fields=["assignee", "updated_at"])
-    _record(locked, EventType.ASSIGNED, actor, from_user=previous, to_user=operator.pk)
+    over = _settle(locked, before, actor)
+    locked.save(update_fields=[*DISTRIBUTION_FIELDS, "updated_at"])
+    extra = {"over_capacity": True} if over else {}
+    _record(locked, EventType.ASSIGNED, actor, from_user=previous, to_user=operator.pk, **extra)
     publish_conversation_changed(locked, change=EventType.ASSIGNED, previous_assignee_id=previous)
     return locked
 
@@ -97,9 +113,11 @@ def conversation_unassign(*, conversation: Conversation, actor: Any) -> Conversa
     _refuse_if_deleted(locked)
     if locked.assignee_id is None:
         return locked
+    before = distribution.snapshot(locked)
     previous = locked.assignee_id
     locked.assignee = None
-    locked.save(update_fields=["assignee", "updated_at"])
+    _settle(locked, before, actor, exclude_user_id=previous)
+    locked.save(update_fields=[*DISTRIBUTION_FIELDS, "updated_at"])
     _record(locked, EventType.UNASSIGNED, actor, from_user=previous)
     publish_conversation_changed(locked, change=EventType.UNASSIGNED, previous_assignee_id=previous)
     return locked
@@ -119,7 +137,9 @@ def conversation_transfer(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError(_("Say why the conversation is transferred."))
-    if team is None and operator is None:
+    topic = topic.strip()[:100] if topic is not None else None
+    rule = TopicRule.objects.filter(topic__iexact=topic).first() if topic else None
+    if team is None and operator is None and rule is None:
         raise ValidationError(_("Choose a team or an operator to transfer to."))
     if operator is not None:
         _check_operator(operator)
@@ -127,13 +147,21 @@ def conversation_transfer(
     _refuse_if_deleted(locked)
     if locked.status == Status.CLOSED:
         raise ActionRefused(_("Reopen the conversation before transferring it."))
+    before = distribution.snapshot(locked)
     previous_team, previous_assignee = locked.team_id, locked.assignee_id
+    if topic is not None:
+        # The topic decides the skill needed, and the team unless one was chosen.
+        locked.topic = topic
+        locked.required_skill_id = rule.required_skill_id if rule is not None else None
+        if team is None and rule is not None and rule.team_id is not None:
+            team = rule.team
     if team is not None:
         locked.team = team
     locked.assignee = operator  # a team transfer without an operator goes to the queue
-    if topic is not None:
-        locked.topic = topic[:100]
-    locked.save(update_fields=["team", "assignee", "topic", "updated_at"])
+    over = _settle(locked, before, actor, exclude_user_id=previous_assignee)
+    locked.save(
+        update_fields=["team", "topic", "required_skill", *DISTRIBUTION_FIELDS, "updated_at"]
+    )
     _record(
         locked,
         EventType.TRANSFERRED,
@@ -143,6 +171,7 @@ def conversation_transfer(
         from_user=previous_assignee,
         to_user=locked.assignee_id,
         reason=reason[:500],
+        **({"over_capacity": True} if over else {}),
     )
     publish_conversation_changed(
         locked,
@@ -194,16 +223,19 @@ def conversation_snooze(
     _refuse_if_deleted(locked)
     if locked.status == Status.CLOSED:
         raise ActionRefused(_("A closed conversation cannot be snoozed."))
+    before = distribution.snapshot(locked)
     locked.status = Status.SNOOZED
     locked.snoozed_until = until
     locked.snooze_until_reply = wake_on_reply
     locked.snooze_reason = (reason or "").strip()[:200]
+    _settle(locked, before, actor)
     locked.save(
         update_fields=[
             "status",
             "snoozed_until",
             "snooze_until_reply",
             "snooze_reason",
+            *DISTRIBUTION_FIELDS,
             "updated_at",
         ]
     )
@@ -229,19 +261,29 @@ def conversation_unsnooze(*, conversation: Conversation, actor: Any) -> Conversa
 
 
 def _wake(locked: Conversation, *, actor: Any, cause: str) -> Conversation:
+    """Awake again: back to the operator who had it if they are online with room, otherwise
+    to the team queue."""
+    before = distribution.snapshot(locked)
     locked.status = Status.OPEN
     _clear_snooze(locked)
+    distribution.settle(locked, before, keep_if_room=True, mode="woken")
     locked.save(
         update_fields=[
             "status",
             "snoozed_until",
             "snooze_until_reply",
             "snooze_reason",
+            *DISTRIBUTION_FIELDS,
             "updated_at",
         ]
     )
-    _record(locked, EventType.WOKE, actor, cause=cause)
-    publish_conversation_changed(locked, change=EventType.WOKE)
+    extra = (
+        {"to_queue_from": before.assignee_id} if before.assignee_id != locked.assignee_id else {}
+    )
+    _record(locked, EventType.WOKE, actor, cause=cause, **extra)
+    publish_conversation_changed(
+        locked, change=EventType.WOKE, previous_assignee_id=before.assignee_id
+    )
     return locked
 
 
@@ -253,20 +295,19 @@ def conversation_wake_if_due(*, conversation_id: int, now: datetime | None = Non
     """
     now = now or timezone.now()
     with transaction.atomic():
-        claimed = Conversation.objects.filter(
-            pk=conversation_id, status=Status.SNOOZED, snoozed_until__lte=now, deleted_at=None
-        ).update(
-            status=Status.OPEN,
-            snoozed_until=None,
-            snooze_until_reply=False,
-            snooze_reason="",
-            updated_at=now,
+        # The lookup re-checks the state under the row lock (and skips rows another sweep
+        # holds), so only one caller finds it still due.
+        due = (
+            Conversation.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("customer", "inbox")
+            .filter(
+                pk=conversation_id, status=Status.SNOOZED, snoozed_until__lte=now, deleted_at=None
+            )
+            .first()
         )
-        if claimed != 1:
+        if due is None:
             return False
-        conversation = Conversation.objects.get(pk=conversation_id)
-        _record(conversation, EventType.WOKE, None, cause="time")
-        publish_conversation_changed(conversation, change=EventType.WOKE)
+        _wake(due, actor=None, cause="time")
     return True
 
 
@@ -296,10 +337,12 @@ def conversation_close(*, conversation: Conversation, actor: Any) -> Conversatio
     _refuse_if_deleted(locked)
     if locked.status == Status.CLOSED:
         return locked
+    before = distribution.snapshot(locked)
     locked.status = Status.CLOSED
     locked.closed_at = timezone.now()
     locked.waiting_since = None
     _clear_snooze(locked)
+    _settle(locked, before, actor)
     locked.save(
         update_fields=[
             "status",
@@ -308,6 +351,7 @@ def conversation_close(*, conversation: Conversation, actor: Any) -> Conversatio
             "snoozed_until",
             "snooze_until_reply",
             "snooze_reason",
+            *DISTRIBUTION_FIELDS,
             "updated_at",
         ]
     )
@@ -326,11 +370,20 @@ def conversation_reopen(*, conversation: Conversation, actor: Any) -> Conversati
 
 
 def _reopen(locked: Conversation, *, actor: Any, cause: str) -> Conversation:
+    """Open again: back to the operator who had it if they are online with room, otherwise to
+    the team queue."""
+    before = distribution.snapshot(locked)
     locked.status = Status.OPEN
     locked.closed_at = None
-    locked.save(update_fields=["status", "closed_at", "updated_at"])
-    _record(locked, EventType.REOPENED, actor, cause=cause)
-    publish_conversation_changed(locked, change=EventType.REOPENED)
+    distribution.settle(locked, before, keep_if_room=True, mode="reopened")
+    locked.save(update_fields=["status", "closed_at", *DISTRIBUTION_FIELDS, "updated_at"])
+    extra = (
+        {"to_queue_from": before.assignee_id} if before.assignee_id != locked.assignee_id else {}
+    )
+    _record(locked, EventType.REOPENED, actor, cause=cause, **extra)
+    publish_conversation_changed(
+        locked, change=EventType.REOPENED, previous_assignee_id=before.assignee_id
+    )
     return locked
 
 
@@ -342,9 +395,11 @@ def conversation_delete(
     locked = _locked(conversation)
     if locked.deleted_at is not None:
         return locked
+    before = distribution.snapshot(locked)
     locked.deleted_at = timezone.now()
     locked.deleted_by = actor
-    locked.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    _settle(locked, before, actor)
+    locked.save(update_fields=["deleted_at", "deleted_by", *DISTRIBUTION_FIELDS, "updated_at"])
     _record(locked, EventType.DELETED, actor, reason=(reason or "")[:500])
     publish_conversation_changed(locked, change=EventType.DELETED)
     return locked
@@ -358,9 +413,11 @@ def conversation_restore(*, conversation: Conversation, actor: Any) -> Conversat
     locked = _locked(conversation)
     if locked.deleted_at is None:
         return locked
+    before = distribution.snapshot(locked)
     locked.deleted_at = None
     locked.deleted_by = None
-    locked.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    distribution.settle(locked, before, keep_if_room=True, mode="restored")
+    locked.save(update_fields=["deleted_at", "deleted_by", *DISTRIBUTION_FIELDS, "updated_at"])
     _record(locked, EventType.RESTORED, actor)
     publish_conversation_changed(locked, change=EventType.RESTORED)
     return locked

@@ -23,6 +23,7 @@ from chats.services.conversations import (
     _wake,
     conversation_assign,
 )
+from chats.services.distribution import channel_weight, initial_priority, request_assignment
 from customers.models import Customer
 from customers.services import customer_identify
 
@@ -88,9 +89,16 @@ def _conversation_for_inbound(inbox: Inbox, customer: Customer, now: datetime) -
     if recent is not None:
         return _reopen(recent, actor=None, cause="customer")
     conversation = Conversation.objects.create(
-        customer=customer, inbox=inbox, team=inbox.default_team, status=Status.OPEN
+        customer=customer,
+        inbox=inbox,
+        team=inbox.default_team,
+        status=Status.OPEN,
+        priority=initial_priority(customer.pk),
+        load_weight=channel_weight(inbox.kind),
+        queued_at=now if inbox.default_team_id else None,
     )
     _record(conversation, ConversationEvent.Type.CREATED, None, inbox=inbox.pk)
+    request_assignment(conversation.pk)
     return conversation
 
 

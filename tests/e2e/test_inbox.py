@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.urls import Resolver404, resolve
+from django.utils import timezone
 from playwright.sync_api import Page, Playwright, expect
 
 from accounts.models import User
@@ -226,9 +227,13 @@ def test_a_refused_action_shows_its_reason_in_the_page(
 ) -> None:
     sign_in(live_page, "anna")
     open_live(live_page, f"/inbox/c/{conversation.pk}/")
-    from chats.services.conversations import conversation_close
-
-    in_thread(lambda: conversation_close(conversation=conversation, actor=operator))
+    # Closed elsewhere a moment ago, before any live event could reach this page (a direct
+    # update publishes nothing): the page still offers the composer, the server refuses.
+    in_thread(
+        lambda: Conversation.objects.filter(pk=conversation.pk).update(
+            status="closed", closed_at=timezone.now()
+        )
+    )
     composer = live_page.locator("#composer-body")
     composer.fill("Ещё один вопрос?")
 

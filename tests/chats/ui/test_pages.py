@@ -114,6 +114,10 @@ def test_search_finds_within_the_gate_only(client_for, operator, conversation, f
 
 
 def test_the_list_is_paginated_by_fifty(client_for, operator, support_inbox) -> None:
+    operator.profile.max_concurrent_conversations = 60
+    from accounts.services import operator_profile_save
+
+    operator_profile_save(profile=operator.profile, teams=operator.profile.teams.all(), actor=None)
     for n in range(51):
         factories.make_conversation(inbox=support_inbox, text=f"question {n}", assignee=operator)
     client = client_for(operator)

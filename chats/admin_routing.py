@@ -1,0 +1,21 @@
+"""Admin for routing configuration: topic rules (team and required skill per topic).
+
+Imported by chats/admin.py so that Django's admin autodiscovery registers it.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from accounts.access import Capability
+from chats.models import TopicRule
+from smartdesk.admin_site import CapabilityModelAdmin
+
+
+@admin.register(TopicRule)
+class TopicRuleAdmin(CapabilityModelAdmin):
+    view_capability = Capability.USE_ADMIN
+    list_display = ("topic", "team", "required_skill")
+    list_filter = ("team", "required_skill")
+    search_fields = ("topic",)
+    autocomplete_fields = ()
