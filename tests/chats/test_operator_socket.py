@@ -39,7 +39,7 @@ def _socket(user: Any) -> WebsocketCommunicator:
     )
 
 
-async def _events(socket: WebsocketCommunicator, until: str, timeout: float = 3) -> list[dict]:
+async def _events(socket: WebsocketCommunicator, until: str, timeout: float = 10) -> list[dict]:
     """Everything the socket receives up to and including a message of type `until`."""
     received = []
     while True:
@@ -64,7 +64,7 @@ def test_events_missed_while_disconnected_arrive_after_reconnect_none_twice(
         socket = first_socket
         assert (await socket.connect())[0]
         await receive(mine, "first")
-        live = [await socket.receive_json_from(timeout=3) for _ in range(2)]
+        live = [await socket.receive_json_from(timeout=10) for _ in range(2)]
         assert [e["type"] for e in live] == ["message.created", "conversation.changed"]
         last_id = max(e["id"] for e in live)
         await socket.disconnect()
@@ -92,7 +92,7 @@ def test_events_missed_while_disconnected_arrive_after_reconnect_none_twice(
 
         # live again; a replayed event never comes twice
         await receive(mine, "third")
-        after = [await socket.receive_json_from(timeout=3) for _ in range(2)]
+        after = [await socket.receive_json_from(timeout=10) for _ in range(2)]
         assert all(e["id"] not in ids for e in after)
         assert await socket.receive_nothing(timeout=0.3)
         await socket.disconnect()
@@ -154,7 +154,7 @@ def test_subscribing_to_a_conversation_goes_through_the_gate(
         }
         # the event reaches the subscriber once (team + conversation groups) and not the outsider
         await receive(conversation, "hello")
-        got = [await mine.receive_json_from(timeout=3) for _ in range(2)]
+        got = [await mine.receive_json_from(timeout=10) for _ in range(2)]
         assert len({e["id"] for e in got}) == 2
         assert await mine.receive_nothing(timeout=0.3)
         assert await theirs.receive_nothing(timeout=0.3)
@@ -174,8 +174,8 @@ def test_an_operator_removed_from_a_team_stops_hearing_it_within_two_seconds(
     async def scenario() -> None:
         assert (await socket.connect())[0]
         await receive(conversation, "still mine")
-        assert (await socket.receive_json_from(timeout=3))["type"] == "message.created"
-        await socket.receive_json_from(timeout=3)
+        assert (await socket.receive_json_from(timeout=10))["type"] == "message.created"
+        await socket.receive_json_from(timeout=10)
 
         @database_sync_to_async
         def remove_from_all_teams() -> float:
@@ -192,7 +192,7 @@ def test_an_operator_removed_from_a_team_stops_hearing_it_within_two_seconds(
         assert await socket.receive_nothing(timeout=0.5)
         # and a reconnecting browser is not replayed what it may no longer see
         await socket.send_json_to({"type": "resume", "last_id": notice["id"], "seen": []})
-        assert (await socket.receive_json_from(timeout=3)) == {"type": "resumed", "replayed": 0}
+        assert (await socket.receive_json_from(timeout=10)) == {"type": "resumed", "replayed": 0}
         await socket.disconnect()
 
     async_to_sync(scenario)()
@@ -210,7 +210,7 @@ def test_a_deactivated_user_is_disconnected(operator, super_admin) -> None:
             account_services.user_save(user=operator, actor=super_admin)
 
         await deactivate()
-        closed = await socket.receive_output(timeout=2)
+        closed = await socket.receive_output(timeout=10)
         assert closed == {"type": "websocket.close", "code": 4403}
 
     async_to_sync(scenario)()
@@ -233,9 +233,9 @@ def test_a_scope_change_on_the_role_moves_open_sockets(operator, roles, delivery
             account_services.role_save(role=role, actor=None)
 
         await widen()
-        assert (await socket.receive_json_from(timeout=2))["type"] == "access.changed"
+        assert (await socket.receive_json_from(timeout=10))["type"] == "access.changed"
         await receive(elsewhere, "now visible")
-        assert (await socket.receive_json_from(timeout=3))["conversation_id"] == elsewhere.pk
+        assert (await socket.receive_json_from(timeout=10))["conversation_id"] == elsewhere.pk
         await socket.disconnect()
 
     async_to_sync(scenario)()
@@ -247,9 +247,9 @@ def test_a_malformed_resume_gets_an_error_and_the_socket_stays(operator) -> None
     async def scenario() -> None:
         assert (await socket.connect())[0]
         await socket.send_json_to({"type": "resume", "last_id": 5, "seen": {"a": 1}})
-        assert (await socket.receive_json_from(timeout=3))["type"] == "error"
+        assert (await socket.receive_json_from(timeout=10))["type"] == "error"
         await socket.send_json_to({"type": "ping"})
-        assert await socket.receive_json_from(timeout=3) == {"type": "pong"}
+        assert await socket.receive_json_from(timeout=10) == {"type": "pong"}
         await socket.disconnect()
 
     async_to_sync(scenario)()
@@ -264,12 +264,12 @@ def test_a_subscription_ends_when_the_conversation_is_transferred_out_of_sight(
     async def scenario() -> None:
         assert (await socket.connect())[0]
         await socket.send_json_to({"type": "subscribe", "conversation_id": conversation.pk})
-        assert (await socket.receive_json_from(timeout=3))["type"] == "subscribed"
+        assert (await socket.receive_json_from(timeout=10))["type"] == "subscribed"
 
         await database_sync_to_async(conv_svc.conversation_transfer)(
             conversation=conversation, actor=operator, team=delivery, reason="courier question"
         )
-        moved = await socket.receive_json_from(timeout=3)
+        moved = await socket.receive_json_from(timeout=10)
         assert (moved["change"], moved["team_id"]) == ("transferred", delivery.pk)
 
         await receive(conversation, "a message the operator may no longer see")

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import services
-from accounts.models import Role, Skill, Team, User
+from accounts.models import OperatorProfile, Role, Skill, Team, User
 from chats.models import Inbox, ReplyTemplate
 from chats.services import conversations as conversation_services
 from chats.services import messages as message_services
@@ -210,6 +210,11 @@ class Command(BaseCommand):
         skills = {name: Skill.objects.get_or_create(name=name)[0] for name in SKILLS}
         self._seed_people(teams, skills)
         self._seed_conversations(teams)
+        # The demo floor is at work: operators online, so waiting conversations are
+        # distributed (the sweep makes them away after a silent minute and a half; signing in
+        # brings them back).
+        for profile in OperatorProfile.objects.filter(user__username__in=[p[0] for p in PEOPLE]):
+            services.presence_set(user=profile.user, presence=OperatorProfile.Presence.ONLINE)
 
     def _seed_people(self, teams: dict[str, Team], skills: dict[str, Skill]) -> None:
         roles = {r.slug: r for r in Role.objects.filter(slug__in=Role.BUILTIN_SLUGS)}
