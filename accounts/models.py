@@ -213,6 +213,8 @@ class OperatorProfile(models.Model):
     # assigned beyond capacity on purpose. The database refuses a load above the two.
     capacity = models.PositiveSmallIntegerField(_("capacity in effect"), default=5, editable=False)
     load = models.PositiveIntegerField(_("current load"), default=0, editable=False)
+    # The part of `load` that is not conversations: a call in progress or in wrap-up (#7).
+    busy_load = models.PositiveIntegerField(_("load from calls"), default=0, editable=False)
     overload = models.PositiveIntegerField(
         _("load allowed beyond capacity"), default=0, editable=False
     )

@@ -502,3 +502,22 @@ def presence_expire(*, now: datetime | None = None) -> list[int]:
 
 def _silent_since(cutoff: datetime) -> Q:
     return Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=cutoff)
+
+
+@transaction.atomic
+def operator_busy_set(*, user_id: int, weight: int) -> None:
+    """Set the load an operator carries outside conversations (a call: #7), replacing what
+    was set before. A call rings whatever the chat load, so this may go beyond capacity (the
+    excess is recorded as overload); lowering it frees room for the queue."""
+    weight = max(0, int(weight))
+    profile = OperatorProfile.objects.select_for_update().filter(user_id=user_id).first()
+    if profile is None or profile.busy_load == weight:
+        return
+    delta = weight - profile.busy_load
+    OperatorProfile.objects.filter(pk=profile.pk).update(
+        load=F("load") + delta,
+        busy_load=weight,
+        overload=Greatest(Value(0), F("load") + delta - F("capacity")),
+    )
+    if delta < 0:
+        _announce_available([user_id])

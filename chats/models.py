@@ -162,6 +162,18 @@ class Conversation(SoftDeleted):
                 name="conv_queue_order",
                 condition=Q(status="open", assignee__isnull=True, deleted_at__isnull=True),
             ),
+            models.Index(
+                models.F("priority").desc(),
+                "queued_at",
+                "id",
+                name="conv_queue_all",
+                condition=Q(
+                    status="open",
+                    assignee__isnull=True,
+                    deleted_at__isnull=True,
+                    team__isnull=False,
+                ),
+            ),
             models.Index(fields=["team", "status", "-last_message_at"], name="conv_team_status"),
             models.Index(fields=["assignee", "status", "-last_message_at"], name="conv_assignee"),
             models.Index(fields=["status", "snoozed_until"], name="conv_snooze_due"),

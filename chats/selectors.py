@@ -538,8 +538,11 @@ def waiting_q() -> Q:
     return Q(status=Status.OPEN, assignee__isnull=True, deleted_at__isnull=True, team__isnull=False)
 
 
-# Served by priority (urgent first), then longest queued.
-QUEUE_ORDER = (F("priority").desc(), F("queued_at").asc(nulls_first=True), "pk")
+# Served by priority (urgent first), then longest queued. The indexes `conv_queue_order`
+# (per team) and `conv_queue_all` (every team) hold exactly this order, so taking the head of
+# a queue reads one index entry instead of sorting the queue. Waiting rows always have a
+# `queued_at` (set whenever a conversation enters a queue).
+QUEUE_ORDER = (F("priority").desc(), "queued_at", "pk")
 
 
 def is_waiting(conversation: Conversation) -> bool:

@@ -74,8 +74,13 @@ def _send_committed(pk: int, payload: dict[str, Any], groups: list[str], using: 
 
 def send_now(payload: dict[str, Any], groups: list[str]) -> None:
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not groups:
         return
-    send = async_to_sync(layer.group_send)
+    # One hop into async for all the groups: each `async_to_sync` call runs its own event
+    # loop, and the Redis layer opens its connections per loop.
+    async_to_sync(_send_all)(layer, payload, groups)
+
+
+async def _send_all(layer: Any, payload: dict[str, Any], groups: list[str]) -> None:
     for group in groups:
-        send(group, {"type": FORWARD_TYPE, "event": payload, "group": group})
+        await layer.group_send(group, {"type": FORWARD_TYPE, "event": payload, "group": group})

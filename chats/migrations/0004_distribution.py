@@ -158,4 +158,19 @@ class Migration(migrations.Migration):
                 verbose_name="team",
             ),
         ),
+        migrations.AddIndex(
+            model_name="conversation",
+            index=models.Index(
+                models.OrderBy(models.F("priority"), descending=True),
+                models.F("queued_at"),
+                models.F("id"),
+                condition=models.Q(
+                    ("assignee__isnull", True),
+                    ("deleted_at__isnull", True),
+                    ("status", "open"),
+                    ("team__isnull", False),
+                ),
+                name="conv_queue_all",
+            ),
+        ),
     ]

@@ -270,22 +270,33 @@ def _place(
 ) -> int | None:
     """Give a locked waiting conversation to the best eligible operator who still has room
     when the claim runs; None if nobody does."""
-    team = Team.objects.filter(pk=conversation.team_id).only("auto_assign").first()
-    if team is None or not team.auto_assign:
+    if not Team.objects.filter(pk=conversation.team_id, auto_assign=True).exists():
         return None
-    for profile in eligible_operators(conversation, exclude_user_id=exclude_user_id)[:25]:
+    candidates = eligible_operators(conversation, exclude_user_id=exclude_user_id)
+    # First the best operator no other claim holds right now (so parallel workers spread over
+    # the floor instead of queueing on one row), then, if every one is held, wait for them in
+    # order. Either way the conditional UPDATE has the last word on room.
+    unheld = list(
+        candidates.select_for_update(of=("self",), skip_locked=True).values_list(
+            "user_id", flat=True
+        )[:1]
+    )
+    ordered = unheld + [
+        user_id
+        for user_id in candidates.values_list("user_id", flat=True)[:25]
+        if user_id not in unheld
+    ]
+    for user_id in ordered:
         before = snapshot(conversation)
-        if not _charge(
-            profile.user_id, conversation.load_weight, now=now, force=False, online=True
-        ):
+        if not _charge(user_id, conversation.load_weight, now=now, force=False, online=True):
             continue  # someone else filled them in the meantime: next best
-        conversation.assignee_id = profile.user_id
+        conversation.assignee_id = user_id
         conversation.assigned_at = now
         conversation.save(update_fields=[*FIELDS, "updated_at"])
         ConversationEvent.objects.create(
             conversation=conversation,
             type=EventType.ASSIGNED,
-            data={"from_user": before.assignee_id, "to_user": profile.user_id, "auto": True},
+            data={"from_user": before.assignee_id, "to_user": user_id, "auto": True},
         )
         transaction.on_commit(
             lambda queued_at=conversation.queued_at: metrics.record_assignment(
@@ -293,7 +304,7 @@ def _place(
             )
         )
         publish_conversation_changed(conversation, change=EventType.ASSIGNED)
-        return profile.user_id
+        return user_id
     return None
 
 
@@ -322,9 +333,9 @@ def distribute_queue(
     Each claim is its own short transaction; rows other workers hold are skipped, so several
     passes can run at once and share the work. A conversation that finds nobody rules out
     every later one that needs as much room (and the same skill, or any skill when it needed
-    none): the pass stops early instead of scanning a long queue for nothing.
+    none): the pass stops early instead of scanning a long queue for nothing. Each claim is
+    stamped with its own time (unless `now` is given).
     """
-    now = now or timezone.now()
     teams = Team.objects.filter(auto_assign=True)
     if team_ids is not None:
         teams = teams.filter(pk__in=list(team_ids))
@@ -344,7 +355,7 @@ def distribute_queue(
             )
             if conversation is None:
                 break
-            placed_to = _place(conversation, now=now)
+            placed_to = _place(conversation, now=now or timezone.now())
         if placed_to is not None:
             placed += 1
             continue
@@ -446,8 +457,8 @@ def loads_reconcile() -> int:
         .values_list("assignee", "total")
     )
     fixed = 0
-    for profile in OperatorProfile.objects.only("pk", "user_id", "load", "capacity"):
-        actual = truth.get(profile.user_id, 0)
+    for profile in OperatorProfile.objects.only("pk", "user_id", "load", "busy_load", "capacity"):
+        actual = truth.get(profile.user_id, 0) + profile.busy_load
         if profile.load != actual:
             with transaction.atomic():
                 locked = OperatorProfile.objects.select_for_update().get(pk=profile.pk)
@@ -456,7 +467,7 @@ def loads_reconcile() -> int:
                         assignee_id=profile.user_id, status=Status.OPEN, deleted_at__isnull=True
                     ).aggregate(total=Sum("load_weight"))["total"]
                     or 0
-                )
+                ) + locked.busy_load
                 if locked.load != recount:
                     log.warning(
                         "operator %s load %s, actual %s: corrected",

@@ -429,3 +429,37 @@ def test_a_team_setting_change_is_audited(support, super_admin):
     assert entry.before["reassign_after_minutes"] == 5
     assert entry.after["reassign_after_minutes"] == 15
     assert entry.actor == super_admin
+
+
+def test_an_operator_on_a_call_is_busy_for_chats_until_the_call_is_released(
+    operator, support_inbox, go_online, triggers
+):
+    from accounts.services import operator_busy_set
+
+    go_online(operator, capacity=2)
+    with triggers():
+        operator_busy_set(user_id=operator.pk, weight=2)  # a call weighs the whole capacity
+    waiting = arrive(support_inbox, triggers)
+    assert waiting.assignee is None
+
+    with triggers():
+        operator_busy_set(user_id=operator.pk, weight=0)  # hung up and wrapped up
+
+    assert Conversation.objects.get(pk=waiting.pk).assignee == operator
+    assert (profile(operator).load, profile(operator).busy_load) == (1, 0)
+    assert distribution.loads_reconcile() == 0  # the call part is part of the truth
+
+
+def test_a_call_rings_even_when_chats_fill_the_capacity(
+    operator, support_inbox, go_online, triggers
+):
+    from accounts.services import operator_busy_set
+
+    go_online(operator, capacity=1)
+    arrive(support_inbox, triggers)
+    with triggers():
+        operator_busy_set(user_id=operator.pk, weight=1)
+
+    seen = profile(operator)
+    assert (seen.load, seen.capacity, seen.overload, seen.busy_load) == (2, 1, 1, 1)
+    assert distribution.loads_reconcile() == 0
