@@ -19,6 +19,15 @@ class TransientDeliveryError(Exception):
     """The channel failed for now; the delivery task retries with backoff."""
 
 
+class RetryLater(TransientDeliveryError):
+    """The channel said when to come back (Telegram's 429 `retry_after`): the task retries
+    after exactly that long instead of its own backoff."""
+
+    def __init__(self, message: str, *, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
 class ChannelAdapter:
     kind: str = ""
 
@@ -36,9 +45,14 @@ class ChannelAdapter:
 
 class PullAdapter(ChannelAdapter):
     """Channels whose client fetches replies itself (widget, mobile app, API clients) over the
-    REST API or its WebSocket: storing the reply is delivering it."""
+    REST API or its WebSocket: storing the reply is delivering it. Connected clients get a
+    ring on their socket; a mobile inbox with a push URL also gets a signed webhook (its own
+    task, its own retries and recorded attempts) so the app can send a push notification."""
 
     def _send(self, message: Message) -> str | None:
+        from chats.channels.client.delivery import client_notify
+
+        client_notify(message)
         return None
 
 
@@ -49,9 +63,17 @@ _ADAPTERS: dict[str, ChannelAdapter] = {
 }
 
 
+def _telegram() -> ChannelAdapter:
+    from chats.channels.telegram.delivery import TelegramAdapter
+
+    return TelegramAdapter()
+
+
 def register(kind: str, adapter: ChannelAdapter) -> None:
     _ADAPTERS[kind] = adapter
 
 
 def adapter_for(inbox: Inbox) -> ChannelAdapter | None:
+    if inbox.kind == Inbox.Kind.TELEGRAM and inbox.kind not in _ADAPTERS:
+        register(Inbox.Kind.TELEGRAM, _telegram())
     return _ADAPTERS.get(inbox.kind)

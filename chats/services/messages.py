@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,6 +34,9 @@ Kind = Message.Kind
 
 MAX_BODY = 10_000
 PREVIEW = 200
+DELIVERY_LOCK_CLASS = 7301  # advisory-lock namespace of `message_deliver`
+
+log = logging.getLogger(__name__)
 
 
 class DuplicateDelivery(Exception):
@@ -110,6 +115,9 @@ def message_receive(
     body: str,
     external_id: str | None = None,
     attachments: Sequence[dict[str, Any]] = (),
+    entities: Sequence[dict[str, Any]] = (),
+    reply_to_external_id: str | None = None,
+    media_group_id: str | None = None,
 ) -> tuple[Message, bool]:
     """Store a customer's message; returns (message, created).
 
@@ -117,6 +125,10 @@ def message_receive(
     changes nothing. Concurrent deliveries for one customer serialise on the customer row,
     so a retry can never open a second conversation either.
     Wakes a conversation snoozed until the customer replies.
+
+    Channel details: `entities` (formatting, code-point offsets into `body`), the channel id
+    of the message it replies to, and an album id — the parts of one album (Telegram sends
+    them as separate updates, with no end marker) become one message whose attachments grow.
     """
     body = _clean_body(body, attachments)
     Customer.objects.select_for_update().filter(pk=customer.pk).first()
@@ -124,8 +136,22 @@ def message_receive(
         existing = Message.objects.filter(inbox=inbox, external_id=external_id).first()
         if existing is not None:
             return existing, False
+    if media_group_id:
+        album = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("conversation")
+            .filter(inbox=inbox, media_group_id=media_group_id, kind=Kind.INBOUND)
+            .first()
+        )
+        if album is not None:
+            return _album_append(album, body, attachments, entities), False
     now = timezone.now()
     conversation = _conversation_for_inbound(inbox, customer, now)
+    reply_to = None
+    if reply_to_external_id:
+        reply_to = Message.objects.filter(
+            inbox=inbox, external_id=reply_to_external_id, conversation__customer=customer
+        ).first()
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -135,6 +161,9 @@ def message_receive(
                 body=body,
                 attachments=list(attachments),
                 external_id=external_id or None,
+                entities=list(entities),
+                reply_to=reply_to,
+                media_group_id=media_group_id or None,
             )
     except IntegrityError:
         # The same channel id, delivered at the same moment for a *different* customer (the
@@ -162,6 +191,28 @@ def message_receive(
     else:
         publish_conversation_changed(conversation, change="message")
     return message, True
+
+
+def _album_append(
+    album: Message,
+    body: str,
+    attachments: Sequence[dict[str, Any]],
+    entities: Sequence[dict[str, Any]],
+) -> Message:
+    """One more part of an album: its files join the album's message; a caption (Telegram
+    puts it on one part, any part) becomes the text if there is none yet."""
+    album.attachments = [*album.attachments, *attachments]
+    fields = ["attachments"]
+    if body and not album.body:
+        album.body = body
+        album.entities = list(entities)
+        fields += ["body", "entities"]
+    album.save(update_fields=fields)
+    conversation = album.conversation
+    conversation.last_message_preview = _preview(album.body, album.attachments)
+    conversation.save(update_fields=["last_message_preview", "updated_at"])
+    publish_message(album, type="message.updated")
+    return album
 
 
 def message_receive_from_channel(
@@ -289,21 +340,52 @@ def message_delete(*, message: Message, actor: Any) -> Message:
     return locked
 
 
+@contextmanager
+def _delivery_claim(message_id: int) -> Iterator[bool]:
+    """One delivery of a message at a time, without a row lock held over the network: a
+    PostgreSQL session advisory lock on the message id (the embedded SQLite product runs one
+    process, and nothing is needed). Yields False if another worker holds it."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [DELIVERY_LOCK_CLASS, message_id])
+        claimed = bool(cursor.fetchone()[0])
+    try:
+        yield claimed
+    finally:
+        if claimed:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", [DELIVERY_LOCK_CLASS, message_id]
+                )
+
+
 def message_deliver(*, message_id: int) -> str:
     """Hand a queued reply to its channel and record the outcome; returns the delivery status.
 
-    Safe to run twice: only a message still `queued` is sent. A transient channel error
-    propagates (the task retries it); any other refusal marks the message failed, visibly.
+    Safe to run twice: only a message still `queued` is sent, by one worker at a time. The
+    channel is called outside any transaction (no row lock over the network or a 429 pause);
+    what the adapter records (attempts, parts sent, an unreachable customer) is committed as
+    it happens. A refusal marks the message failed, visibly, with the channel's reason; so
+    does any unexpected error (a stored file gone missing, a bug), with the traceback
+    logged — a reply is never left `queued` without a word. A transient error (a 5xx, a
+    timeout, a 429) is recorded on the message — still queued, the operator sees why it
+    waits — and then raised for the task to retry.
     """
-    with transaction.atomic():
+    with _delivery_claim(message_id) as claimed:
         message = (
-            Message.objects.select_for_update(of=("self",))
-            .select_related("conversation", "inbox")
+            Message.objects.select_related("conversation", "conversation__customer", "inbox")
             .filter(pk=message_id)
             .first()
         )
-        if message is None or message.delivery_status != Message.Delivery.QUEUED:
-            return message.delivery_status if message else ""
+        if message is None:
+            return ""
+        if message.delivery_status != Message.Delivery.QUEUED or not claimed:
+            return message.delivery_status
+        pending: adapters.TransientDeliveryError | None = None
+        external_id: str | None = None
+        status = Message.Delivery.QUEUED
         adapter = adapters.adapter_for(message.inbox)
         try:
             if adapter is None:
@@ -313,13 +395,141 @@ def message_deliver(*, message_id: int) -> str:
                 )
             external_id = adapter.send(message)
         except adapters.NotDeliverable as refusal:
-            message.delivery_status = Message.Delivery.FAILED
-            message.delivery_error = str(refusal)[:500]
+            status, error = Message.Delivery.FAILED, str(refusal)
+        except adapters.TransientDeliveryError as problem:
+            pending = problem
+            error = _("Retrying: %(reason)s") % {"reason": problem}
+        except Exception as problem:
+            log.exception("delivery of message %s failed unexpectedly", message_id)
+            status = Message.Delivery.FAILED
+            error = _("Not delivered: %(reason)s") % {
+                "reason": f"{type(problem).__name__}: {problem}"
+            }
         else:
-            message.delivery_status = Message.Delivery.SENT
-            message.delivery_error = ""
-            if external_id:
-                message.external_id = external_id
-        message.save(update_fields=["delivery_status", "delivery_error", "external_id"])
-        publish_message(message, type="message.updated")
+            status, error = Message.Delivery.SENT, ""
+        changed = _delivery_outcome(message_id, status, error[:500], external_id)
+    if pending is not None and changed:
+        raise pending
+    return status if changed else Message.objects.get(pk=message_id).delivery_status
+
+
+@transaction.atomic
+def _delivery_outcome(message_id: int, status: str, error: str, external_id: str | None) -> bool:
+    """Record what the channel said, in one short transaction, and publish it. A message
+    that stopped being queued meanwhile (the stuck-delivery sweep) keeps its state unless
+    the channel says it was sent after all."""
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("conversation")
+        .get(pk=message_id)
+    )
+    if message.delivery_status != Message.Delivery.QUEUED and status != Message.Delivery.SENT:
+        return False
+    message.delivery_status = status
+    message.delivery_error = error
+    if external_id:
+        message.external_id = external_id
+    message.save(update_fields=["delivery_status", "delivery_error", "external_id"])
+    publish_message(message, type="message.updated")
+    return True
+
+
+def message_delivery_sweep_stuck(*, older_than: timedelta | None = None) -> int:
+    """The safety net: a reply still queued long after every retry would have run (its task
+    lost with a worker, a broker outage) is marked failed, visibly. Returns how many."""
+    window = older_than or timedelta(minutes=settings.DELIVERY_STUCK_MINUTES)
+    stuck = Message.objects.filter(
+        kind=Kind.OUTBOUND,
+        delivery_status=Message.Delivery.QUEUED,
+        created_at__lt=timezone.now() - window,
+    ).values_list("pk", flat=True)
+    count = 0
+    minutes = int(window.total_seconds() // 60)
+    for message_id in list(stuck[:500]):
+        status = message_delivery_give_up(
+            message_id=message_id,
+            reason=_("no answer from the channel within %(n)d minutes") % {"n": minutes},
+        )
+        count += status == Message.Delivery.FAILED
+    return count
+
+
+@transaction.atomic
+def message_delivery_give_up(*, message_id: int, reason: str) -> str:
+    """The retries are spent: a reply still queued is marked failed, never left waiting
+    silently."""
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("conversation")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None or message.delivery_status != Message.Delivery.QUEUED:
+        return message.delivery_status if message else ""
+    message.delivery_status = Message.Delivery.FAILED
+    message.delivery_error = (_("Gave up after several tries: %(reason)s") % {"reason": reason})[
+        :500
+    ]
+    message.save(update_fields=["delivery_status", "delivery_error"])
+    publish_message(message, type="message.updated")
     return message.delivery_status
+
+
+@transaction.atomic
+def message_edit_from_channel(
+    *,
+    inbox: Inbox,
+    external_id: str,
+    body: str,
+    entities: Sequence[dict[str, Any]] = (),
+) -> Message | None:
+    """The customer edited a message in their channel: the stored text becomes the new one
+    and the previous version is kept as a `MessageRevision`. None if the message is unknown
+    (sent before the inbox existed); the same text twice changes nothing."""
+    from chats.models import MessageRevision
+
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("conversation")
+        .filter(inbox=inbox, external_id=external_id)
+        .first()
+    )
+    if message is None:
+        return None
+    body = (body or "").strip()[:MAX_BODY]
+    if body == message.body and list(entities) == list(message.entities or []):
+        return message
+    now = timezone.now()
+    MessageRevision.objects.create(
+        message=message, body=message.body, entities=message.entities or [], replaced_at=now
+    )
+    message.body = body
+    message.entities = list(entities)
+    message.edited_at = now
+    message.save(update_fields=["body", "entities", "edited_at"])
+    conversation = message.conversation
+    newest = (
+        conversation.messages.filter(
+            deleted_at__isnull=True, kind__in=[Kind.INBOUND, Kind.OUTBOUND]
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if newest == message.pk:
+        conversation.last_message_preview = _preview(body, message.attachments)
+        conversation.save(update_fields=["last_message_preview", "updated_at"])
+    publish_message(message, type="message.updated")
+    return message
+
+
+@transaction.atomic
+def message_system(*, conversation: Conversation, body: str) -> Message:
+    """A line from Smartdesk itself in the thread (the customer blocked the bot…): seen by
+    operators, never delivered, never counted as the customer's or our answer."""
+    message = Message.objects.create(
+        conversation=conversation, inbox_id=conversation.inbox_id, kind=Kind.SYSTEM, body=body
+    )
+    publish_message(message)
+    publish_conversation_changed(conversation, change="message")
+    return message

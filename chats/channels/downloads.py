@@ -1,0 +1,116 @@
+"""`GET /attachments/<message id>/<n>/`: a message's file, to whoever may see the message.
+
+Files are never served from `MEDIA_URL`: a file a customer sent is theirs and the operators'
+whose scope covers the conversation, nobody else's. Who may download:
+
+- an operator (signed in): the message must be one they may see
+  (`chats.selectors.message_for`, i.e. `visible_conversations` and the deleted-message rule);
+- the customer: with a link the client API gave them (`?grant=…`, signed, naming the message,
+  the file and the customer; `ATTACHMENT_LINK_MAX_AGE_HOURS`), or with their client token in
+  `Authorization: Bearer …` (apps).
+
+Anything else is a 404. Only plain images are shown inline; everything else is sent as a
+download (`Content-Disposition: attachment`), always with `X-Content-Type-Options: nosniff`
+and a sandboxing Content-Security-Policy, so a file cannot run script on our origin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from chats import selectors
+from chats.models import Message
+from customers.identities import customer_current
+
+GRANT_SALT = "smartdesk.attachment-grant"
+INLINE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
+
+
+def attachment_url(message: Message, index: int) -> str:
+    """The operator's link to a message's file (access checked when it is opened)."""
+    return reverse("attachment-download", args=[message.pk, index])
+
+
+def attachment_client_url(message: Message, index: int, customer_id: int) -> str:
+    """The customer's link: carries a signed grant for this one file, not their token."""
+    grant = signing.dumps(
+        {"m": message.pk, "n": index, "c": customer_id}, salt=GRANT_SALT, compress=True
+    )
+    return f"{attachment_url(message, index)}?grant={grant}"
+
+
+def _customer_may(request: HttpRequest, message: Message, index: int) -> bool:
+    if message.deleted_at is not None or message.kind not in (
+        Message.Kind.INBOUND,
+        Message.Kind.OUTBOUND,
+    ):
+        return False
+    customer_id = message.conversation.customer_id
+    grant = request.GET.get("grant")
+    if grant:
+        try:
+            data = signing.loads(
+                grant,
+                salt=GRANT_SALT,
+                max_age=settings.ATTACHMENT_LINK_MAX_AGE_HOURS * 3600,
+            )
+        except signing.BadSignature:
+            return False
+        if not isinstance(data, dict) or data.get("m") != message.pk or data.get("n") != index:
+            return False
+        current = customer_current(int(data.get("c") or 0))
+        return current is not None and current.pk == customer_id
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        from chats.channels.client.sessions import session_from_token
+
+        try:
+            session = session_from_token(inbox=message.inbox, token=token.strip())
+        except PermissionDenied:
+            return False
+        return session.customer is not None and session.customer.pk == customer_id
+    return False
+
+
+def _message_for(request: HttpRequest, message_id: int, index: int) -> Message:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return selectors.message_for(user, message_id)
+    message = Message.objects.select_related("conversation", "inbox").filter(pk=message_id).first()
+    if message is None or not _customer_may(request, message, index):
+        raise Http404(_("No such file."))
+    return message
+
+
+@require_GET
+def attachment_download(request: HttpRequest, message_id: int, index: int) -> HttpResponse:
+    message = _message_for(request, message_id, index)
+    files: list[Any] = message.attachments or []
+    item = files[index] if 0 <= index < len(files) else None
+    if not isinstance(item, dict) or not item.get("path"):
+        raise Http404(_("No such file."))
+    path = str(item["path"])
+    if not default_storage.exists(path):
+        raise Http404(_("The file is no longer stored."))
+    content_type = str(item.get("content_type") or "application/octet-stream")
+    inline = content_type in INLINE_TYPES
+    response = FileResponse(
+        default_storage.open(path, "rb"),
+        as_attachment=not inline,
+        filename=str(item.get("name") or "file"),
+        content_type=content_type if inline else content_type or "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=300"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
