@@ -8,7 +8,7 @@ objects, call methods or inject markup. HTML output escapes every value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,14 +18,26 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from chats.models import Conversation, ReplyTemplate
+from customers.selectors import (
+    allergies_text,
+    last_order_items_text,
+    loyalty_summary,
+    top_offer_text,
+)
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
-# field -> how to read it from (conversation, operator). #6 adds the customer card's fields.
+# field -> how to read it from (conversation, operator). The card's fields (#6) cost a query
+# or two each, so `template_context` reads a field only when a template uses it.
 FIELDS: dict[str, Callable[[Conversation, Any], str]] = {
     "customer.first_name": lambda c, o: c.customer.first_name,
     "customer.last_name": lambda c, o: c.customer.last_name,
     "customer.name": lambda c, o: c.customer.name,
+    "customer.last_order_items": lambda c, o: last_order_items_text(c.customer_id),
+    "customer.allergies": lambda c, o: allergies_text(c.customer_id),
+    "customer.tier": lambda c, o: getattr(loyalty_summary(c.customer_id).tier, "name", ""),
+    "customer.points": lambda c, o: str(loyalty_summary(c.customer_id).balance),
+    "customer.offer": lambda c, o: top_offer_text(c.customer_id),
     "operator.first_name": lambda c, o: o.first_name or o.username,
     "operator.name": lambda c, o: str(o),
     "conversation.id": lambda c, o: str(c.pk),
@@ -46,17 +58,39 @@ def template_check(body: str) -> None:
         )
 
 
-def template_context(conversation: Conversation, operator: Any) -> dict[str, str]:
-    return {name: read(conversation, operator) or "" for name, read in FIELDS.items()}
+class _Values(Mapping[str, str]):
+    """The whitelisted values of one conversation, each read on first use and kept."""
+
+    def __init__(self, conversation: Conversation, operator: Any) -> None:
+        self._conversation = conversation
+        self._operator = operator
+        self._read: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        if name not in FIELDS:
+            raise KeyError(name)
+        if name not in self._read:
+            self._read[name] = FIELDS[name](self._conversation, self._operator) or ""
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FIELDS)
+
+    def __len__(self) -> int:
+        return len(FIELDS)
 
 
-def template_render(body: str, context: dict[str, str]) -> str:
+def template_context(conversation: Conversation, operator: Any) -> Mapping[str, str]:
+    return _Values(conversation, operator)
+
+
+def template_render(body: str, context: Mapping[str, str]) -> str:
     """Plain text for the message body."""
     template_check(body)
     return PLACEHOLDER.sub(lambda m: context.get(m.group(1), ""), body)
 
 
-def template_render_html(body: str, context: dict[str, str]) -> SafeString:
+def template_render_html(body: str, context: Mapping[str, str]) -> SafeString:
     """The preview: the template's own text and every value escaped, line breaks kept."""
     template_check(body)
     parts, last = [], 0

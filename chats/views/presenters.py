@@ -10,7 +10,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+from django.apps import apps
 from django.conf import settings
+from django.db.models import Avg, Count, Max
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -26,7 +29,7 @@ from chats.forms import (
     SnoozeForm,
     TransferForm,
 )
-from chats.models import Conversation, ConversationEvent, Message
+from chats.models import Conversation, ConversationEvent, Inbox, Message
 from chats.selectors import (
     conversation_audit_events,
     customer_conversations,
@@ -40,6 +43,8 @@ from chats.selectors import (
     thread_messages,
     with_effective_status,
 )
+from customers.loyalty import goodwill_limit
+from customers.selectors import customer_card
 
 Status = Conversation.Status
 EventType = ConversationEvent.Type
@@ -193,13 +198,18 @@ def _safe_url(url: Any) -> str:
 
 
 def _attachments(message: Message) -> list[dict[str, str]]:
+    """Stored files link to the download view (access checked there); a file that was
+    refused keeps its name and the reason (`error`)."""
+    from chats.channels.downloads import attachment_url
+
     found = []
-    for item in message.attachments or []:
+    for index, item in enumerate(message.attachments or []):
         if not isinstance(item, dict):
             continue
-        url = _safe_url(item.get("url"))
+        stored = bool(item.get("path"))
+        url = attachment_url(message, index) if stored else _safe_url(item.get("url"))
         name = str(item.get("name") or (url.rsplit("/", 1)[-1] if url else "") or _("attachment"))
-        found.append({"name": name, "url": url})
+        found.append({"name": name, "url": url, "error": str(item.get("error") or "")})
     return found
 
 
@@ -327,24 +337,128 @@ def thread_context(request: HttpRequest, conversation: Conversation, state: List
     }
 
 
-# --- the side panel --------------------------------------------------------------------------
+# --- the side panel: the customer card (#6) ---------------------------------------------------
 
 
-def panel_context(request: HttpRequest, conversation: Conversation, state: ListState) -> dict:
+@dataclass(frozen=True)
+class ContactStats:
+    """How the customer has been in touch: counted from all their conversations and calls
+    (counts only, no content, so not limited to the ones this operator may open)."""
+
+    total: int
+    by_channel: list[tuple[str, int]]
+    by_topic: list[tuple[str, int]]
+    last_contact: datetime | None
+    calls: int = 0
+    csat: float | None = None  # average rating (1–5) of the answered surveys
+    csat_answers: int = 0
+
+
+def _model(label: str) -> Any:
+    """A model of an app that may build on chats (telephony, analytics), found through the
+    registry: chats must not import them, and works without them."""
+    try:
+        return apps.get_model(label)
+    except LookupError:
+        return None
+
+
+def contact_stats(customer_id: int) -> ContactStats:
+    """Conversations by channel (with the last contact) and by topic; calls; average CSAT.
+    Four queries at most."""
+    rows = list(
+        Conversation.objects.filter(customer_id=customer_id, deleted_at__isnull=True)
+        .values("inbox__kind")
+        .annotate(n=Count("pk"), last=Max(Coalesce("last_message_at", "created_at")))
+        .order_by("-n", "inbox__kind")
+    )
+    kinds = dict(Inbox.Kind.choices)
+    topics = list(
+        Conversation.objects.filter(customer_id=customer_id, deleted_at__isnull=True)
+        .exclude(topic="")
+        .values("topic")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "topic")
+        .values_list("topic", "n")[:5]
+    )
+    lasts = [r["last"] for r in rows if r["last"] is not None]
+    by_channel = [(str(kinds.get(r["inbox__kind"], r["inbox__kind"])), r["n"]) for r in rows]
+    calls = 0
+    call_model = _model("telephony.Call")
+    if call_model is not None:
+        found = call_model.objects.filter(customer_id=customer_id).aggregate(
+            n=Count("pk"), last=Max("started_at")
+        )
+        calls = found["n"]
+        if found["last"] is not None:
+            lasts.append(found["last"])
+        if calls:
+            by_channel.append((_("phone calls"), calls))
+    csat, answers = None, 0
+    csat_model = _model("analytics.CsatResponse")
+    if csat_model is not None:
+        found = csat_model.objects.filter(
+            conversation__customer_id=customer_id, rating__isnull=False
+        ).aggregate(avg=Avg("rating"), n=Count("pk"))
+        csat, answers = found["avg"], found["n"]
+    return ContactStats(
+        total=sum(r["n"] for r in rows),
+        by_channel=by_channel,
+        by_topic=topics,
+        last_contact=max(lasts) if lasts else None,
+        calls=calls,
+        csat=round(float(csat), 1) if csat is not None else None,
+        csat_answers=answers,
+    )
+
+
+CARD_PART = "card"
+
+
+def panel_context(
+    request: HttpRequest, conversation: Conversation, state: ListState, *, lazy: bool = False
+) -> dict:
+    """The side panel: the customer's name, contacts and previous conversations, and their
+    card (`customers.selectors.customer_card`: allergies, orders, loyalty, offers).
+
+    The page renders the panel with the card left out (`lazy`): the card loads right after
+    it, from this same fragment with `?part=card`. A refresh of the panel renders it whole.
+    Either way a fixed number of queries, whatever the customer's history.
+    """
     user = request.user
     show_pii = has_capability(user, Capability.VIEW_CUSTOMER_PII)
-    identities = [
-        {"kind": shown.label, "value": shown.value}
-        for shown in customer_identities(user, conversation.customer)
-    ]
-    return {
+    customer = conversation.customer
+    panel_url = reverse("conversation-panel", args=[conversation.pk])
+    context: dict[str, Any] = {
         "conversation": conversation,
-        "customer": conversation.customer,
-        "identities": identities,
-        "identities_masked": not show_pii,
-        "previous": list(customer_conversations(user, conversation)),
+        "customer": customer,
         "list_query": state.suffix(),
+        "card_url": f"{panel_url}?{urlencode({'part': CARD_PART})}",
+        "card_lazy": lazy,
+        "card_only": not lazy and request.GET.get("part") == CARD_PART,
     }
+    if not context["card_only"]:
+        context["identities"] = [
+            {"kind": shown.label, "value": shown.value}
+            for shown in customer_identities(user, customer)
+        ]
+        context["identities_masked"] = not show_pii
+        context["previous"] = list(customer_conversations(user, conversation))
+    if not lazy:
+        context.update(
+            {
+                "card": customer_card(customer, user=user),
+                "stats": contact_stats(customer.pk),
+                "goodwill_url": reverse("conversation-goodwill", args=[conversation.pk])
+                + state.suffix(),
+                "goodwill_limit": goodwill_limit(user),
+                "can_goodwill": conversation.deleted_at is None,
+                "goodwill_form": None,
+                "goodwill_errors": [],
+                "goodwill_notice": "",
+            }
+        )
+    return context
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -385,9 +499,11 @@ def render_page(
     context["js_strings"] = _js_strings()
     if conversation is not None:
         context.update(thread_context(request, conversation, state))
-        context.update(panel_context(request, conversation, state))
+        # The customer card is the heaviest part of the page: it loads right after it.
+        context.update(panel_context(request, conversation, state, lazy=True))
         context["send_form"] = send_form or SendForm(auto_id="composer-%s")
         context["thread_url"] = reverse("conversation-thread", args=[conversation.pk])
         context["panel_url"] = reverse("conversation-panel", args=[conversation.pk])
         context["templates_url"] = reverse("conversation-templates", args=[conversation.pk])
+        context["allergy_check_url"] = reverse("conversation-allergy-check", args=[conversation.pk])
     return render(request, "chats/inbox.html", context, status=status)

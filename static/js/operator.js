@@ -349,6 +349,8 @@
   }
 
   function handle(message) {
+    // Other scripts of the page (the call pop-up) hear the same socket instead of opening one.
+    document.dispatchEvent(new CustomEvent("smartdesk:live", { detail: message }));
     switch (message.type) {
       case "pong":
         return;
@@ -500,6 +502,8 @@
     body.setRangeText(option.dataset.text || "", token.start, token.end, "end");
     closePicker();
     body.focus();
+    // A template may name an ingredient: warn now, not only when sending.
+    if (!isNote()) checkAllergies(body.value).then(showAllergyWarning);
   }
 
   if (composer && body) {
@@ -536,6 +540,92 @@
       setTimeout(function () { if (document.activeElement !== body) closePicker(); }, 150);
     });
   }
+
+  /* Allergy safety: before a reply goes out, ask the server whether it names one of the
+   * customer's allergies (an ingredient, or a product that contains one). A conflict shows
+   * a warning with "Send anyway"; the reply is sent only after that. A failed check never
+   * blocks sending. Notes are for colleagues and are not checked. */
+  var allergyUrl = composer ? composer.dataset.allergyCheckUrl : null;
+  var allergyBox = document.getElementById("allergy-warning");
+  var allergyText = document.getElementById("allergy-warning-text");
+  var allergyConfirmed = null; // the exact text the operator chose to send anyway
+
+  function csrfToken() {
+    var input = composer && composer.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function hideAllergyWarning() {
+    if (allergyBox) allergyBox.hidden = true;
+  }
+
+  function checkAllergies(text) {
+    if (!allergyUrl || !text.trim()) return Promise.resolve(null);
+    var data = new URLSearchParams();
+    data.set("body", text);
+    return fetch(allergyUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), "Content-Type": "application/x-www-form-urlencoded" },
+      body: data.toString(),
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).catch(function () { return null; });
+  }
+
+  function showAllergyWarning(result) {
+    if (!allergyBox || !result || !result.conflicts || !result.conflicts.length) {
+      hideAllergyWarning();
+      return false;
+    }
+    allergyText.textContent = result.message;
+    allergyBox.hidden = false;
+    return true;
+  }
+
+  if (composer && body && allergyUrl) {
+    composer.addEventListener("htmx:confirm", function (event) {
+      // Only the send itself (the template picker's requests bubble up here too).
+      if (event.target !== composer) return;
+      if (isNote() || !body.value.trim() || body.value === allergyConfirmed) return;
+      event.preventDefault();
+      var text = body.value;
+      checkAllergies(text).then(function (result) {
+        if (body.value !== text) return; // edited meanwhile: the next send checks again
+        if (showAllergyWarning(result)) {
+          var anyway = document.getElementById("allergy-send-anyway");
+          if (anyway) anyway.focus();
+          return;
+        }
+        event.detail.issueRequest(true);
+      });
+    });
+    body.addEventListener("input", function () {
+      if (allergyBox && !allergyBox.hidden) hideAllergyWarning();
+    });
+    document.getElementById("allergy-send-anyway").addEventListener("click", function () {
+      allergyConfirmed = body.value;
+      hideAllergyWarning();
+      composer.requestSubmit();
+    });
+    document.getElementById("allergy-edit").addEventListener("click", function () {
+      hideAllergyWarning();
+      body.focus();
+    });
+    composer.addEventListener("htmx:afterRequest", function (event) {
+      if (event.target === composer) allergyConfirmed = null;
+    });
+  }
+
+  // An offer from the customer card goes into the reply at the caret (then checked, too).
+  document.body.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-insert-text]");
+    if (!button || !body || !composer || composer.hidden) return;
+    compose("reply");
+    body.setRangeText(button.dataset.insertText, body.selectionStart, body.selectionEnd, "end");
+    body.focus();
+    checkAllergies(body.value).then(showAllergyWarning);
+  });
 
   if (picker) {
     picker.addEventListener("mousedown", function (event) { event.preventDefault(); });
