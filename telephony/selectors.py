@@ -1,0 +1,162 @@
+"""Reads of telephony: which calls a user may see, a customer's calls (for the card's
+history), and the queue the dialplan should send a caller to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from accounts.access import scope_of
+from accounts.models import Role
+from chats.models import Conversation
+from customers.models import Identity
+from telephony.models import Call, CallOffer, RouteRule
+from telephony.services import ROUTE_RULES_VERSION_KEY, number_normalise
+
+
+def visible_calls(user: Any) -> QuerySet[Call]:
+    """Calls the user may open: all of them for a role of scope `all`; otherwise the calls they
+    took, placed or were rung for. In SQL, one gate for pages, pop-ups and actions."""
+    scope = scope_of(user)
+    if scope is None:
+        return Call.objects.none()
+    if scope == Role.Scope.ALL:
+        return Call.objects.all()
+    rung = CallOffer.objects.filter(call=OuterRef("pk"), operator_id=user.pk)
+    return Call.objects.filter(Q(operator_id=user.pk) | Q(originated_by_id=user.pk) | Exists(rung))
+
+
+def call_for(user: Any, pk: int) -> Call:
+    """One call the user may see; missing and not visible are the same 404."""
+    call = visible_calls(user).select_related("customer", "operator").filter(pk=pk).first()
+    if call is None:
+        raise Http404("No such call.")
+    return call
+
+
+def customer_reachable_by(user: Any, customer_id: int) -> bool:
+    """The user may call this customer: they can see one of the customer's conversations
+    or calls (the card they click from is behind the same gates)."""
+    from chats.selectors import visible_conversations
+
+    return (
+        visible_conversations(user).filter(customer_id=customer_id).exists()
+        or visible_calls(user).filter(customer_id=customer_id).exists()
+    )
+
+
+def customer_calls(*, customer_id: int, limit: int = 5) -> list[Call]:
+    """The customer's latest calls, newest first, with their operator (one query). Shown in the
+    customer's card next to their conversations: metadata and the operator's note."""
+    return list(
+        Call.objects.filter(customer_id=customer_id)
+        .select_related("operator")
+        .order_by("-started_at", "-pk")[:limit]
+    )
+
+
+def customer_call_count(*, customer_id: int) -> int:
+    return Call.objects.filter(customer_id=customer_id).count()
+
+
+# --- routing for the dialplan -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallerFacts:
+    customer_id: int | None = None
+    language: str = ""
+    tier_threshold: Decimal | None = None
+
+
+def _caller_facts(e164: str) -> CallerFacts:
+    if not e164:
+        return CallerFacts()
+    row = (
+        Identity.objects.filter(kind=Identity.Kind.PHONE, value=e164)
+        .values("customer_id", "customer__language", "customer__loyalty__tier__threshold")
+        .first()
+    )
+    if row is None:
+        return CallerFacts()
+    return CallerFacts(
+        customer_id=row["customer_id"],
+        language=(row["customer__language"] or "").lower(),
+        tier_threshold=row["customer__loyalty__tier__threshold"],
+    )
+
+
+def _open_topics(customer_id: int, topics: set[str]) -> set[str]:
+    if not topics:
+        return set()
+    return set(
+        Conversation.objects.filter(
+            customer_id=customer_id,
+            status__in=[Conversation.Status.OPEN, Conversation.Status.SNOOZED],
+            deleted_at__isnull=True,
+            topic__in=topics,
+        ).values_list("topic", flat=True)
+    )
+
+
+def route_queue_uncached(*, caller: str, did: str) -> str:
+    """The first active rule that matches decides; no rule, no match, an unknown or malformed
+    number: the default queue. Three queries at most (rules, the caller, open topics)."""
+    rules = list(
+        RouteRule.objects.filter(is_active=True).select_related("tier").order_by("position", "pk")
+    )
+    if not rules:
+        return settings.TELEPHONY_DEFAULT_QUEUE
+    facts = _caller_facts(caller)
+    topics: set[str] = set()
+    if facts.customer_id is not None:
+        wanted = {r.value for r in rules if r.kind == RouteRule.Kind.OPEN_TOPIC}
+        topics = _open_topics(facts.customer_id, wanted)
+    for rule in rules:
+        if _matches(rule, facts=facts, topics=topics, did=did):
+            return rule.queue
+    return settings.TELEPHONY_DEFAULT_QUEUE
+
+
+def _matches(rule: RouteRule, *, facts: CallerFacts, topics: set[str], did: str) -> bool:
+    kind = rule.kind
+    if kind == RouteRule.Kind.DEFAULT:
+        return True
+    if kind == RouteRule.Kind.DID:
+        return bool(did) and (number_normalise(rule.value) or rule.value) == did
+    if facts.customer_id is None:
+        return False
+    if kind == RouteRule.Kind.LOYALTY_TIER:
+        return (
+            rule.tier is not None
+            and facts.tier_threshold is not None
+            and facts.tier_threshold >= rule.tier.threshold
+        )
+    if kind == RouteRule.Kind.OPEN_TOPIC:
+        return rule.value in topics
+    if kind == RouteRule.Kind.LANGUAGE:
+        return bool(facts.language) and facts.language.split("-")[0] == rule.value.lower()
+    return False
+
+
+def route_queue(*, caller: str, did: str) -> str:
+    """`route_queue_uncached`, cached for `TELEPHONY_ROUTE_CACHE_SECONDS` per caller and number
+    and dropped at once when a rule changes (the key carries the rules' version)."""
+    e164 = number_normalise(caller)
+    did_key = number_normalise(did) or "".join(ch for ch in (did or "") if ch.isalnum())[:32]
+    version = cache.get(ROUTE_RULES_VERSION_KEY)
+    if version is None:
+        cache.add(ROUTE_RULES_VERSION_KEY, 1, None)
+        version = cache.get(ROUTE_RULES_VERSION_KEY, 1)
+    key = f"telephony:route:{version}:{e164 or '-'}:{did_key or '-'}"
+    queue = cache.get(key)
+    if queue is None:
+        queue = route_queue_uncached(caller=e164, did=did_key)
+        cache.set(key, queue, settings.TELEPHONY_ROUTE_CACHE_SECONDS)
+    return queue
