@@ -7,3 +7,12 @@ from django.utils.translation import gettext_lazy as _
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = _("Statistics")
+
+    def ready(self) -> None:
+        # Cross-app reactions come in through signals: chats never imports analytics.
+        from analytics import csat
+        from chats.channels.telegram.ingest import telegram_callback
+        from chats.signals import conversation_closed
+
+        conversation_closed.connect(csat.on_conversation_closed, dispatch_uid="analytics-csat")
+        telegram_callback.connect(csat.on_telegram_callback, dispatch_uid="analytics-csat-tg")

@@ -1,0 +1,133 @@
+"""The call records the statistics read, from #7's `telephony.Call` when it exists.
+
+The interface (docs/kpis.md, "What telephony provides") — a model `telephony.Call` with:
+
+| field | type | meaning |
+|---|---|---|
+| `started_at` | datetime | the call entered the queue (the caller started waiting) |
+| `answered_at` | datetime, null | an operator picked up |
+| `ended_at` | datetime, null | the call ended (null while live) |
+| `state` | str | `answered` / `completed` / `abandoned` / `missed` (others while live) |
+| `queue` | str or FK with `name` | the queue the dialplan routed it to |
+| `operator` | FK user, null | who answered |
+| `team` | FK team, null (optional) | the queue's team |
+| `hold_seconds`, `talk_seconds`, `wrapup_seconds` | number | durations of the answered call |
+| `queued_at` | datetime, null (optional) | entered the queue: the wait starts here |
+| `direction` | str (optional) | only `inbound` calls are offered; outbound ones are left out |
+| `updated_at` | datetime (optional) | incremental roll-ups (else the last 2 days are re-read) |
+
+#7's model (landed) records the *queue* wait in `hold_seconds` (Asterisk's AgentConnect
+`HoldTime`) and has no in-call hold time. So when the model has `queued_at`, `hold_seconds`
+is read as queue wait and is **not** added to the handle time; an in-call hold time is read
+from `on_hold_seconds` if telephony adds one. Average handle time is then talk + wrap-up
+(+ on-hold when recorded).
+
+Without the model (telephony not built yet) every call figure is simply absent: the
+roll-up skips, the dashboard hides the call cards, exports of calls are empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Model, Q
+
+from analytics.kpis import CallRecord
+
+REQUIRED_FIELDS = (
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "state",
+    "queue",
+    "operator",
+    "hold_seconds",
+    "talk_seconds",
+    "wrapup_seconds",
+)
+
+
+def call_model() -> type[Model] | None:
+    """`telephony.Call` if it is installed and has the fields we read; else None."""
+    if not apps.is_installed("telephony"):
+        return None
+    try:
+        model = apps.get_model("telephony", "Call")
+    except LookupError:
+        return None
+    names = {f.name for f in model._meta.get_fields()}
+    if not all(name in names for name in REQUIRED_FIELDS):
+        return None
+    return model
+
+
+def _has(model: type[Model], name: str) -> bool:
+    return any(f.name == name for f in model._meta.get_fields())
+
+
+def _queue_name(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(getattr(value, "name", value))[:100]
+
+
+def call_records(
+    *, started_from: datetime | None = None, started_to: datetime | None = None, ids: Any = None
+) -> Iterator[tuple[int, CallRecord]]:
+    """(id, record) for the calls that started in [from, to), or with these ids."""
+    model = call_model()
+    if model is None:
+        return
+    qs = model.objects.all()
+    queue_field = model._meta.get_field("queue")
+    if queue_field.is_relation:
+        qs = qs.select_related("queue")
+    if started_from is not None:
+        qs = qs.filter(started_at__gte=started_from)
+    if started_to is not None:
+        qs = qs.filter(started_at__lt=started_to)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    if _has(model, "direction"):
+        qs = qs.filter(direction="inbound")
+    has_team = _has(model, "team")
+    has_queued = _has(model, "queued_at")
+    hold_field = "on_hold_seconds" if _has(model, "on_hold_seconds") else None
+    if hold_field is None and not has_queued:
+        hold_field = "hold_seconds"  # the documented interface: in-call hold
+    for call in qs.order_by("pk").iterator(chunk_size=2000):
+        yield (
+            call.pk,
+            CallRecord(
+                started_at=call.started_at,
+                queued_at=call.queued_at if has_queued else None,
+                answered_at=call.answered_at,
+                ended_at=call.ended_at,
+                state=str(call.state),
+                queue=_queue_name(call.queue),
+                team_id=call.team_id if has_team else None,
+                operator_id=call.operator_id,
+                hold_seconds=float(getattr(call, hold_field) or 0) if hold_field else 0.0,
+                talk_seconds=float(call.talk_seconds or 0),
+                wrapup_seconds=float(call.wrapup_seconds or 0),
+            ),
+        )
+
+
+def changed_call_hours(since: datetime, now: datetime) -> set[datetime]:
+    """Hours (of `started_at`) of calls changed since `since`."""
+    from analytics.kpis import hour_floor
+
+    model = call_model()
+    if model is None:
+        return set()
+    if _has(model, "updated_at"):
+        changed = model.objects.filter(updated_at__gte=since)
+    else:
+        # No change stamp: whatever ended or started recently may have changed.
+        window = since - timedelta(days=2)
+        changed = model.objects.filter(Q(started_at__gte=window) | Q(ended_at__gte=since))
+    return {hour_floor(at) for at in changed.values_list("started_at", flat=True).distinct()}

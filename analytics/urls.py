@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from analytics import views
+
+urlpatterns = [
+    path("statistics/", views.dashboard, name="statistics"),
+    path("statistics/wallboard/", views.wallboard, name="statistics-wallboard"),
+    path("statistics/wallboard/live/", views.wallboard_fragment, name="statistics-wallboard-live"),
+    path("statistics/exports/", views.export_start, name="statistics-export"),
+    path("statistics/exports/jobs/", views.export_jobs, name="statistics-export-jobs"),
+]

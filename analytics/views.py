@@ -1,0 +1,171 @@
+"""The statistics pages: the dashboard, the live wallboard, export jobs. Thin: parse the
+period, ask the selectors, render."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import Capability, capability_required, has_capability
+from accounts.models import Team
+from analytics import exports, heatmap, selectors
+from analytics.models import ExportJob
+from chats.models import Inbox
+
+PERIODS = ("today", "yesterday", "7d", "30d", "custom")
+WEEKDAYS = (
+    gettext_lazy("Mon"),
+    gettext_lazy("Tue"),
+    gettext_lazy("Wed"),
+    gettext_lazy("Thu"),
+    gettext_lazy("Fri"),
+    gettext_lazy("Sat"),
+    gettext_lazy("Sun"),
+)
+
+
+def _period(request: HttpRequest) -> tuple[selectors.Filters, dict[str, Any]]:
+    tz = selectors.viewer_tz(request.user)
+    today = timezone.now().astimezone(tz).date()
+    period = request.GET.get("period") or "7d"
+    if period not in PERIODS:
+        period = "7d"
+    first, last = today - timedelta(days=6), today
+    if period == "today":
+        first = today
+    elif period == "yesterday":
+        first = last = today - timedelta(days=1)
+    elif period == "30d":
+        first = today - timedelta(days=29)
+    elif period == "custom":
+        first = parse_date(request.GET.get("from") or "") or first
+        last = parse_date(request.GET.get("to") or "") or last
+        if last < first:
+            first, last = last, first
+    start, end = selectors.local_day_bounds(first, last, tz)
+    team_ids = None
+    team = request.GET.get("team") or ""
+    if team.isdigit():
+        team_ids = (int(team),)
+    channel = request.GET.get("channel") or ""
+    channels = (channel,) if channel in Inbox.Kind.values else None
+    filters = selectors.stat_scope(
+        request.user,
+        selectors.Filters(start=start, end=end, tz=tz, team_ids=team_ids, channels=channels),
+    )
+    form = {
+        "period": period,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "team": team,
+        "channel": channel,
+    }
+    return filters, form
+
+
+@require_GET
+@capability_required(Capability.VIEW_STATISTICS)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    filters, form = _period(request)
+    metric = request.GET.get("metric") or "concurrent"
+    if metric not in heatmap.METRICS:
+        metric = "concurrent"
+    grid = heatmap.heatmap(filters, metric=metric)
+    top = max((c.p90 for row in grid for c in row), default=0) or 0
+    staffing = heatmap.staffing(filters)
+    trend = selectors.trend(filters)
+    context = {
+        "filters": filters,
+        "form": form,
+        "periods": PERIODS,
+        "teams": Team.objects.order_by("name"),
+        "channels": Inbox.Kind.choices,
+        "cards": selectors.kpi_cards(filters),
+        "trend": trend,
+        "chart_data": {
+            "trend": trend,
+            "heatmap": [[round(c.avg, 2) for c in row] for row in grid],
+            "staffing": [
+                {"needed": c.needed, "online": round(c.online, 2)} for c in staffing["cells"]
+            ],
+            "weekdays": [str(d) for d in WEEKDAYS],
+        },
+        "grid": list(zip(WEEKDAYS, grid, strict=True)),
+        "grid_top": top,
+        "metric": metric,
+        "metrics": heatmap.METRICS,
+        "staffing": staffing,
+        "staffing_rows": [(WEEKDAYS[d], staffing["cells"][d * 24 : d * 24 + 24]) for d in range(7)],
+        "hours": range(24),
+        "operators": selectors.operator_table(filters),
+        "calls": selectors.calls_available(),
+        "can_export": has_capability(request.user, Capability.EXPORT_REPORTS),
+        "datasets": sorted(exports.DATASETS),
+        "formats": exports.FORMATS,
+        "query_string": request.GET.urlencode(),
+        "jobs": ExportJob.objects.filter(user=request.user)[:10],
+    }
+    return render(request, "analytics/dashboard.html", context)
+
+
+def _wallboard_context(request: HttpRequest) -> dict[str, Any]:
+    return {"board": selectors.wallboard(request.user), "now": timezone.now()}
+
+
+@require_GET
+@capability_required(Capability.VIEW_STATISTICS)
+def wallboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "analytics/wallboard.html", _wallboard_context(request))
+
+
+@require_GET
+@capability_required(Capability.VIEW_STATISTICS)
+def wallboard_fragment(request: HttpRequest) -> HttpResponse:
+    return render(request, "analytics/_wallboard.html", _wallboard_context(request))
+
+
+def _export_allowed(request: HttpRequest) -> None:
+    if not request.user.is_authenticated:
+        raise PermissionDenied
+    if not has_capability(request.user, Capability.EXPORT_REPORTS):
+        raise Http404(_("Not found."))
+
+
+@require_POST
+def export_start(request: HttpRequest) -> HttpResponse:
+    _export_allowed(request)
+    dataset = request.POST.get("dataset") or ""
+    fmt = request.POST.get("format") or ""
+    if dataset not in exports.DATASETS or fmt not in exports.FORMATS:
+        return HttpResponse(_("Choose a dataset and a format."), status=400)
+    filters, _form = _period(request)
+    exports.export_job_create(
+        user=request.user,
+        dataset=dataset,
+        fmt=fmt,
+        query=exports.Query(
+            start=filters.start,
+            end=filters.end,
+            team_ids=filters.team_ids,
+            channels=filters.channels,
+        ),
+    )
+    if request.headers.get("HX-Request"):
+        return export_jobs(request)
+    return redirect("statistics")
+
+
+@require_GET
+def export_jobs(request: HttpRequest) -> HttpResponse:
+    _export_allowed(request)
+    jobs = ExportJob.objects.filter(user=request.user)[:10]
+    return render(request, "analytics/_jobs.html", {"jobs": jobs})
