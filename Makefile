@@ -52,7 +52,7 @@ format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 messages: install ## Re-extract translatable strings and compile locale/ (needs gettext)
-	$(BIN)/python manage.py makemessages --locale ru --locale en --ignore '.venv/*' --ignore 'static/vendor/*'
+	$(BIN)/python manage.py makemessages --locale ru --locale en --ignore '.venv/*' --ignore 'static/vendor/*' --ignore 'tests/*' --ignore 'bench/*'
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
 
 clean: ## Remove the virtual environment and the embedded database

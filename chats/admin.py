@@ -21,20 +21,99 @@ from chats.services import templates as template_services
 from smartdesk.admin_site import CapabilityModelAdmin
 
 
+class InboxForm(forms.ModelForm):
+    """The bot token is write-only: typed once, never rendered back (an empty field keeps
+    the stored one)."""
+
+    new_bot_token = forms.CharField(
+        label=_("Telegram bot token"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=_("From @BotFather. Leave empty to keep the current token."),
+    )
+    push_url = forms.URLField(
+        label=_("push webhook URL"),
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=Inbox._meta.get_field("push_url").help_text,
+    )
+
+    class Meta:
+        model = Inbox
+        fields = (
+            "name",
+            "kind",
+            "default_team",
+            "is_active",
+            "allowed_origins",
+            "push_url",
+            "settings",
+        )
+
+    def clean_new_bot_token(self) -> str:
+        token = self.cleaned_data.get("new_bot_token", "")
+        if token and (":" not in token or len(token) > 200):
+            raise ValidationError(_("This does not look like a bot token (123456:ABC…)."))
+        return token
+
+    def save(self, commit: bool = True) -> Inbox:
+        inbox = super().save(commit=False)
+        if self.cleaned_data.get("new_bot_token"):
+            inbox.bot_token = self.cleaned_data["new_bot_token"]
+        return inbox
+
+
 @admin.register(Inbox)
 class InboxAdmin(CapabilityModelAdmin):
+    form = InboxForm
     view_capability = Capability.USE_ADMIN
     list_display = ("name", "kind", "default_team", "is_active", "key")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "key")
-    fields = ("name", "kind", "default_team", "is_active", "settings", "key", "masked_secret")
-    readonly_fields = ("key", "masked_secret")
-    actions = ["rotate_secret"]
+    fields = (
+        "name",
+        "kind",
+        "default_team",
+        "is_active",
+        "masked_bot_token",
+        "new_bot_token",
+        "allowed_origins",
+        "push_url",
+        "settings",
+        "key",
+        "masked_secret",
+    )
+    readonly_fields = ("key", "masked_secret", "masked_bot_token")
+    actions = ["rotate_secret", "register_telegram_webhook"]
 
     @admin.display(description=_("secret"))
     def masked_secret(self, inbox: Inbox) -> str:
         # Shown back only as its last characters: enough to tell two apart, never to use.
         return f"…{inbox.secret[-4:]}" if inbox.pk else "—"
+
+    @admin.display(description=_("current bot token"))
+    def masked_bot_token(self, inbox: Inbox) -> str:
+        return f"…{inbox.bot_token[-4:]}" if inbox.bot_token else "—"
+
+    @admin.action(
+        description=_("Register the Telegram webhook (setWebhook)"), permissions=["change"]
+    )
+    def register_telegram_webhook(self, request: HttpRequest, queryset: QuerySet[Inbox]) -> None:
+        from chats.channels.telegram.delivery import WebhookNotSet, telegram_webhook_register
+
+        for inbox in queryset:
+            try:
+                url = telegram_webhook_register(inbox=inbox)
+            except WebhookNotSet as problem:
+                self.message_user(request, f"{inbox.name}: {problem}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("%(name)s: Telegram now posts updates to %(url)s.")
+                    % {"name": inbox.name, "url": url},
+                )
 
     def save_model(self, request: HttpRequest, obj: Inbox, form: Any, change: bool) -> None:
         inbox_services.inbox_save(inbox=obj, actor=request.user)
@@ -48,7 +127,13 @@ class InboxAdmin(CapabilityModelAdmin):
     )
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Inbox]) -> None:
         for inbox in queryset:
-            secret = inbox_services.inbox_rotate_secret(inbox=inbox, actor=request.user)
+            try:
+                secret = inbox_services.inbox_rotate_secret(inbox=inbox, actor=request.user)
+            except ValidationError as problem:
+                self.message_user(
+                    request, f"{inbox.name}: {' '.join(problem.messages)}", messages.ERROR
+                )
+                continue
             # The one time the full secret is shown: right after it is issued.
             self.message_user(
                 request,

@@ -5,15 +5,19 @@ State changes live in `chats.services`; reads in `chats.selectors` (the access g
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
 from customers.models import Customer
+
+WIDGET_COLOR = re.compile(r"#[0-9a-fA-F]{3,8}")
 
 
 def _new_key() -> str:
@@ -68,6 +72,31 @@ class Inbox(models.Model):
     key = models.CharField(_("public key"), max_length=32, unique=True, default=_new_key)
     secret = models.CharField(_("secret"), max_length=64, default=_new_secret)
     settings = models.JSONField(_("settings"), default=dict, blank=True)
+    # Channel credentials and wiring (docs/channels.md). The bot token, like the secret, is
+    # never shown back in full.
+    bot_token = models.CharField(
+        _("Telegram bot token"),
+        max_length=200,
+        blank=True,
+        help_text=_("From @BotFather. Telegram inboxes only."),
+    )
+    allowed_origins = models.TextField(
+        _("allowed origins"),
+        blank=True,
+        help_text=_(
+            "Websites that may embed the widget or call the client API from a browser, one per "
+            "line, e.g. https://shop.example.com."
+        ),
+    )
+    push_url = models.URLField(
+        _("push webhook URL"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "Mobile app inboxes: the app backend's URL that receives every operator reply, "
+            "signed with the inbox secret, to send a push notification."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -78,6 +107,24 @@ class Inbox(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        options = self.settings if isinstance(self.settings, dict) else {}
+        color = options.get("widget_color")
+        if color and not WIDGET_COLOR.fullmatch(str(color)):
+            raise ValidationError(
+                {"settings": _("widget_color must be a hex colour such as #2457c5.")}
+            )
+
+    @property
+    def origins(self) -> list[str]:
+        """The allow-listed browser origins, normalised (scheme://host[:port], no slash)."""
+        return [
+            line.strip().rstrip("/").lower()
+            for line in self.allowed_origins.splitlines()
+            if line.strip()
+        ]
 
 
 class Conversation(SoftDeleted):
@@ -239,12 +286,34 @@ class Message(SoftDeleted):
         _("delivery"), max_length=8, choices=Delivery.choices, blank=True, default=""
     )
     delivery_error = models.CharField(_("delivery error"), max_length=500, blank=True)
+    # Channel details (docs/channels.md): formatting as (code-point) offsets into `body`, the
+    # customer's reply target, the album a Telegram photo arrived in, the last edit.
+    entities = models.JSONField(_("formatting"), default=list, blank=True)
+    reply_to = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("in reply to"),
+    )
+    media_group_id = models.CharField(  # noqa: DJ001 - NULL: most messages are no album
+        _("album id"), max_length=64, null=True, blank=True
+    )
+    edited_at = models.DateTimeField(_("edited at"), null=True, blank=True)
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
-        indexes = [models.Index(fields=["conversation", "created_at"], name="msg_conversation")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="msg_conversation"),
+            models.Index(
+                fields=["inbox", "media_group_id"],
+                name="msg_media_group",
+                condition=Q(media_group_id__isnull=False),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["inbox", "external_id"],
@@ -384,3 +453,100 @@ class TopicRule(models.Model):
 
 
 # --- channels (docs/channels.md) -----------------------------------------------------------
+
+
+class MessageRevision(models.Model):
+    """A previous version of a message the customer edited in their channel (Telegram lets
+    them). Written by `chats.services.messages.message_edit_from_channel`, never changed."""
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("message")
+    )
+    body = models.TextField(_("text"), blank=True)
+    entities = models.JSONField(_("formatting"), default=list, blank=True)
+    # When this version was current until (the moment of the edit that replaced it).
+    replaced_at = models.DateTimeField(_("replaced at"))
+
+    class Meta:
+        ordering = ["replaced_at", "id"]
+        verbose_name = _("message revision")
+        verbose_name_plural = _("message revisions")
+
+    def __str__(self) -> str:
+        return f"#{self.message_id} @ {self.replaced_at:%Y-%m-%d %H:%M}"
+
+
+class TelegramUpdate(models.Model):
+    """One update Telegram posted to an inbox's webhook, kept until processed (and after, as
+    the record that makes a redelivery of the same `update_id` a no-op)."""
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="+")
+    update_id = models.BigIntegerField(_("update id"))
+    payload = models.JSONField(_("update"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("Telegram update")
+        verbose_name_plural = _("Telegram updates")
+        constraints = [models.UniqueConstraint(fields=["inbox", "update_id"], name="tgupdate_once")]
+
+    def __str__(self) -> str:
+        return f"{self.inbox_id}:{self.update_id}"
+
+
+class TelegramChat(models.Model):
+    """Where replies to a customer go through one bot: their private chat with it. A chat
+    migrated to a supergroup gets its new id here (Telegram's `migrate_to_chat_id`)."""
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer")
+    )
+    chat_id = models.BigIntegerField(_("chat id"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("Telegram chat")
+        verbose_name_plural = _("Telegram chats")
+        constraints = [
+            models.UniqueConstraint(fields=["inbox", "customer"], name="tgchat_one_per_customer")
+        ]
+
+    def __str__(self) -> str:
+        return str(self.chat_id)
+
+
+class DeliveryAttempt(models.Model):
+    """One try to hand a reply to a channel (a Bot API call, a push webhook to the app's
+    backend): what was called, what came back. The operator's 'not delivered' has a trail."""
+
+    class Target(models.TextChoices):
+        TELEGRAM = "telegram", _("Telegram")
+        PUSH = "push", _("push webhook")
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("message")
+    )
+    target = models.CharField(_("target"), max_length=16, choices=Target.choices)
+    at = models.DateTimeField(_("when"), auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    ok = models.BooleanField(_("succeeded"), default=False)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    # A reply that goes out as several channel messages (a long text, then a photo): which
+    # part this call was for, the API method, and the channel's id for the part it created.
+    # A retry resumes at the first part without a successful attempt.
+    part = models.PositiveSmallIntegerField(_("part"), null=True, blank=True)
+    method = models.CharField(_("method"), max_length=32, blank=True)
+    external_id = models.CharField(_("channel message id"), max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        indexes = [models.Index(fields=["message", "target", "at"], name="attempt_message")]
+
+    def __str__(self) -> str:
+        return f"{self.target} #{self.message_id} {self.status_code or self.error[:20]}"

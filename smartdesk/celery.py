@@ -30,8 +30,40 @@ app.conf.beat_schedule = {
         "task": "chats.tasks.distribution_sweep",
         "schedule": timedelta(seconds=30),
     },
+    # Channels (docs/channels.md): Telegram updates stored but never processed are queued
+    # again; replies stuck in "queued" past every retry are marked failed, visibly.
+    "sweep-telegram-updates": {
+        "task": "chats.channels.tasks.sweep_telegram_updates",
+        "schedule": timedelta(minutes=1),
+    },
+    "sweep-stuck-deliveries": {
+        "task": "chats.channels.tasks.sweep_stuck_deliveries",
+        "schedule": timedelta(minutes=5),
+    },
     "prune-live-events": {
         "task": "chats.tasks.prune_live_events",
         "schedule": timedelta(hours=1),
+    },
+    # Loyalty: expire points and move tiers as spend leaves the 12-month window (idempotent).
+    "loyalty-sweep": {
+        "task": "customers.tasks.loyalty_sweep",
+        "schedule": timedelta(hours=1),
+    },
+    # Telephony: release operators whose wrap-up countdown the broker lost; close calls whose
+    # Hangup never arrived (listener down). Both idempotent.
+    "telephony-calls-sweep": {
+        "task": "telephony.tasks.calls_sweep",
+        "schedule": timedelta(seconds=30),
+    },
+    # Offers: recount "often bought together" over all orders.
+    "rebuild-item-associations": {
+        "task": "customers.tasks.rebuild_item_associations",
+        "schedule": timedelta(hours=24),
+    },
+    # Statistics: a minute of operator presence, then the hourly roll-ups brought up to date
+    # (incremental, idempotent, one run at a time). docs/kpis.md
+    "analytics-rollup": {
+        "task": "analytics.tasks.rollup_tick",
+        "schedule": timedelta(seconds=60),
     },
 }

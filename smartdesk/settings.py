@@ -284,6 +284,58 @@ CONVERSATION_REOPEN_HOURS = env.int("CONVERSATION_REOPEN_HOURS", default=24)
 # How long a disconnected browser can catch up on missed live events before it must reload.
 LIVE_EVENT_RETENTION_HOURS = env.int("LIVE_EVENT_RETENTION_HOURS", default=24)
 
+# --- channels (docs/channels.md) ---------------------------------------------------------
+
+# Phone numbers written without a country code are read in this region (ISO 3166 code).
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="RU").upper()
+# The Bot API endpoint; tests and air-gapped installs point it at a local server or a proxy.
+TELEGRAM_API_BASE = _checked_url(
+    "TELEGRAM_API_BASE",
+    env.str("TELEGRAM_API_BASE", default="https://api.telegram.org"),
+    {"http", "https"},
+).rstrip("/")
+TELEGRAM_TIMEOUT_SECONDS = env.float("TELEGRAM_TIMEOUT_SECONDS", default=10.0)
+# A 429 asking to wait up to this long is waited out in the delivery task itself; longer
+# waits go back to the queue with the countdown Telegram asked for.
+TELEGRAM_INLINE_RETRY_SECONDS = env.float("TELEGRAM_INLINE_RETRY_SECONDS", default=5.0)
+# The public https URL Telegram posts to (setWebhook); the path is added per inbox.
+PUBLIC_BASE_URL = _checked_url(
+    "PUBLIC_BASE_URL", env.str("PUBLIC_BASE_URL", default=""), {"http", "https"}
+).rstrip("/")
+# Attachments from any channel, stored through Django's default storage.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
+ATTACHMENT_CONTENT_TYPES = env.list(
+    "ATTACHMENT_CONTENT_TYPES",
+    default=[
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "audio/ogg",
+        "audio/mpeg",
+        "video/mp4",
+        "text/plain",
+        "application/x-tgsticker",
+        "video/webm",
+    ],
+)
+# Widget visitors and app clients: how long a client token lives, and rate limits.
+CLIENT_TOKEN_MAX_AGE_DAYS = env.int("CLIENT_TOKEN_MAX_AGE_DAYS", default=180)
+CLIENT_RATE_MESSAGES_PER_MINUTE = env.int("CLIENT_RATE_MESSAGES_PER_MINUTE", default=20)
+CLIENT_RATE_SESSIONS_PER_HOUR = env.int("CLIENT_RATE_SESSIONS_PER_HOUR", default=30)
+PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=5.0)
+# Push webhooks to loopback / private / link-local addresses are refused unless allowed.
+PUSH_ALLOW_PRIVATE = _flag("PUSH_ALLOW_PRIVATE", False)
+# How long a customer's link to one of their files works.
+ATTACHMENT_LINK_MAX_AGE_HOURS = env.int("ATTACHMENT_LINK_MAX_AGE_HOURS", default=24 * 7)
+# Sweeps: an unprocessed Telegram update older than this is queued again; a reply still
+# queued after this (longer than every retry) is marked failed.
+TELEGRAM_UPDATE_SWEEP_MINUTES = env.int("TELEGRAM_UPDATE_SWEEP_MINUTES", default=5)
+DELIVERY_STUCK_MINUTES = env.int("DELIVERY_STUCK_MINUTES", default=60)
+# How many reverse proxies in front of us append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # --- operations --------------------------------------------------------------------------
 
 # /metrics answers a request carrying `Authorization: Bearer <METRICS_TOKEN>` when a token
@@ -298,7 +350,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request URL at INFO; Bot API URLs carry the bot token.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 # --- distribution (docs/distribution.md) ---------------------------------------------------
@@ -310,6 +367,51 @@ DISTRIBUTION_WEIGHTS = {
 }
 # An online operator whose socket has been silent this long becomes away.
 PRESENCE_AWAY_AFTER_SECONDS = env.int("PRESENCE_AWAY_AFTER_SECONDS", default=90)
-# Functions `(customer_id) -> int | None` giving a new conversation's minimum priority.
-DISTRIBUTION_PRIORITY_HOOKS = env.list("DISTRIBUTION_PRIORITY_HOOKS", default=[])
+# Functions `(customer_id) -> int | None` giving a new conversation's minimum priority; by
+# default the customer's loyalty tier (a top tier's conversations are served first).
+DISTRIBUTION_PRIORITY_HOOKS = env.list(
+    "DISTRIBUTION_PRIORITY_HOOKS", default=["customers.selectors.loyalty_priority"]
+)
 DISTRIBUTION_DEFAULT_HANDLE_SECONDS = env.int("DISTRIBUTION_DEFAULT_HANDLE_SECONDS", default=600)
+
+# --- statistics (docs/kpis.md) ---------------------------------------------------------------
+# Chat service level: answered within this many seconds, and the target share.
+ANALYTICS_CHAT_SL_SECONDS = env.int("ANALYTICS_CHAT_SL_SECONDS", default=60)
+ANALYTICS_CHAT_SL_TARGET = env.float("ANALYTICS_CHAT_SL_TARGET", default=0.8)
+# Call service level (answered within N seconds) and the target share, for Erlang C too.
+ANALYTICS_CALL_SL_SECONDS = env.int("ANALYTICS_CALL_SL_SECONDS", default=20)
+ANALYTICS_CALL_SL_TARGET = env.float("ANALYTICS_CALL_SL_TARGET", default=0.8)
+# Calls lost sooner than this are short abandons (misdials): counted nowhere else.
+ANALYTICS_SHORT_ABANDON_SECONDS = env.int("ANALYTICS_SHORT_ABANDON_SECONDS", default=5)
+# Abandoned calls in the call service level: "against" (in the denominator; the default),
+# "ignore" (answered calls only) or "for" (abandoned within the threshold count as met).
+ANALYTICS_CALL_SL_ABANDONS = env.str("ANALYTICS_CALL_SL_ABANDONS", default="against")
+if ANALYTICS_CALL_SL_ABANDONS not in ("against", "ignore", "for"):
+    raise ImproperlyConfigured("ANALYTICS_CALL_SL_ABANDONS must be against, ignore or for")
+# CSAT: a positive answer is this or more (of 1-5); surveys on/off.
+ANALYTICS_CSAT_POSITIVE = env.int("ANALYTICS_CSAT_POSITIVE", default=4)
+ANALYTICS_CSAT_ENABLED = _flag("ANALYTICS_CSAT_ENABLED", True)
+# Exports above this many rows are offered as a background job (all formats work directly).
+ANALYTICS_EXPORT_DIRECT_ROWS = env.int("ANALYTICS_EXPORT_DIRECT_ROWS", default=100_000)
+
+# --- telephony (docs/telephony.md) -----------------------------------------------------------
+# What an operator on a call weighs in their load (#4): at or above their capacity, no chat
+# is assigned to them until the call and its wrap-up are over.
+TELEPHONY_CALL_WEIGHT = env.int("TELEPHONY_CALL_WEIGHT", default=100)
+# Seconds an operator stays busy after a call to finish its notes.
+TELEPHONY_WRAPUP_SECONDS = env.int("TELEPHONY_WRAPUP_SECONDS", default=30)
+# Abandons after a shorter wait than this are counted apart (a wrong number, not a lost call).
+TELEPHONY_SHORT_ABANDON_SECONDS = env.int("TELEPHONY_SHORT_ABANDON_SECONDS", default=5)
+# The dialplan's routing endpoint answers a request carrying this token (`?token=` or
+# `Authorization: Bearer`), or one from an allowed address; with neither, nobody.
+TELEPHONY_ROUTE_TOKEN = env.str("TELEPHONY_ROUTE_TOKEN", default="")
+TELEPHONY_ROUTE_ALLOWED_IPS = env.list("TELEPHONY_ROUTE_ALLOWED_IPS", default=[])
+TELEPHONY_ROUTE_CACHE_SECONDS = env.int("TELEPHONY_ROUTE_CACHE_SECONDS", default=30)
+TELEPHONY_DEFAULT_QUEUE = env.str("TELEPHONY_DEFAULT_QUEUE", default="support")
+# The AMI listener: one Redis lock per PBX, renewed well inside its lifetime; reconnects back
+# off exponentially (with jitter) up to the maximum.
+TELEPHONY_LOCK_SECONDS = env.int("TELEPHONY_LOCK_SECONDS", default=30)
+TELEPHONY_RECONNECT_MAX_SECONDS = env.float("TELEPHONY_RECONNECT_MAX_SECONDS", default=30.0)
+TELEPHONY_PING_SECONDS = env.float("TELEPHONY_PING_SECONDS", default=20.0)
+# Calls still open this long after they started lost their Hangup; the sweep closes them.
+TELEPHONY_STALE_CALL_HOURS = env.int("TELEPHONY_STALE_CALL_HOURS", default=6)

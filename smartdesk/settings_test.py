@@ -24,6 +24,12 @@ _run = os.environ["DATABASE_URL"].rsplit("/", 1)[-1]
 if "CONFIG" in CHANNEL_LAYERS["default"]:
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test-{_run}-{_worker}"
 CACHES["default"]["KEY_PREFIX"] = f"test-{_run}-{_worker}"
+# Tests may `cache.clear()`, which on Redis is FLUSHDB: give each worker's cache a database of
+# its own (1-14; 15 for a run without xdist), away from the channel layer's database 0.
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    _digits = "".join(ch for ch in _worker if ch.isdigit())
+    _db = 1 + int(_digits) % 14 if _digits else 15
+    CACHES["default"]["LOCATION"] = CACHES["default"]["LOCATION"].rsplit("/", 1)[0] + f"/{_db}"
 
 # Task code runs in the test process; tests that need real workers start them.
 CELERY_TASK_ALWAYS_EAGER = True

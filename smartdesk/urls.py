@@ -5,6 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
+from chats.channels.urls import client_api_urls
+from chats.views import card as card_views
 from smartdesk import health, metrics
 
 api_v1 = [
@@ -12,12 +14,31 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("accounts.api_urls")),
     path("", include("chats.api_urls")),
+    path("", include("customers.api_urls")),
+    path("", include("telephony.api_urls")),  # the dialplan's routing (docs/telephony.md)
+    path("client/", include(client_api_urls)),  # widget and mobile app (docs/channels.md)
+    path("client/", include("analytics.client_api")),  # CSAT surveys in the widget / app (#8)
+    path("", include("analytics.api_urls")),  # /api/v1/reports/… (docs/kpis.md)
 ]
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("", include("chats.urls")),
+    path("", include("chats.channels.urls")),  # Telegram webhook, widget script
+    # The customer card's actions inside a conversation (#6).
+    path(
+        "inbox/c/<int:pk>/goodwill/",
+        card_views.conversation_goodwill,
+        name="conversation-goodwill",
+    ),
+    path(
+        "inbox/c/<int:pk>/allergy-check/",
+        card_views.conversation_allergy_check,
+        name="conversation-allergy-check",
+    ),
+    path("telephony/", include("telephony.urls")),  # call card, click-to-call (#7)
+    path("", include("analytics.urls")),  # statistics dashboard and wallboard (#8)
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -13,6 +13,7 @@ _counter = itertools.count(1)
 PASSWORD = "correct-horse-battery"
 
 _builtin = importlib.import_module("accounts.migrations.0002_builtin_roles")
+_grants = importlib.import_module("accounts.migrations.0003_distribution_and_loyalty_access")
 
 
 def builtin_roles() -> dict[str, Role]:
@@ -21,6 +22,7 @@ def builtin_roles() -> dict[str, Role]:
     for spec in _builtin.BUILTIN_ROLES:
         fields = dict(spec)
         slug = fields.pop("slug")
+        fields.update(_grants.BUILTIN_GRANTS.get(slug, {}))
         roles[slug] = Role.objects.get_or_create(slug=slug, defaults=fields)[0]
     return roles
 
@@ -99,3 +101,69 @@ def receive(conversation: Conversation, text: str, external_id: str | None = Non
         external_id=external_id,
     )
     return message
+
+
+# --- customers: orders, loyalty, back office (#6) ----------------------------------------------
+
+from datetime import datetime as _datetime  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from django.utils import timezone as _timezone  # noqa: E402
+
+from customers.models import LoyaltyTier, Order  # noqa: E402
+from customers.orders import orders_upsert  # noqa: E402
+
+
+def make_tiers() -> dict[str, LoyaltyTier]:
+    """Bronze from the first order (3 %), Silver from 500 (5 %), Gold from 2,000 (10 %,
+    conversations at high priority)."""
+    specs = [("Bronze", "0", "3", 0), ("Silver", "500", "5", 0), ("Gold", "2000", "10", 1)]
+    return {
+        name: LoyaltyTier.objects.get_or_create(
+            name=name,
+            defaults={
+                "threshold": Decimal(threshold),
+                "accrual_percent": Decimal(percent),
+                "priority": priority,
+                "perks": f"{name} perks",
+            },
+        )[0]
+        for name, threshold, percent, priority in specs
+    }
+
+
+def order_row(
+    external_id: str | None = None,
+    *,
+    customer: str = "crm-1",
+    total: str = "100.00",
+    status: str = Order.Status.COMPLETED,
+    placed_at: _datetime | None = None,
+    items: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """An order as the back office sends it (JSON-ready)."""
+    placed = placed_at or _timezone.now()
+    row: dict[str, Any] = {
+        "external_id": external_id or f"ord-{next(_counter)}",
+        "customer": {"external_id": customer, "first_name": "Svetlana"},
+        "placed_at": placed.isoformat(),
+        "status": status,
+        "total": total,
+        "currency": "EUR",
+        "items": items
+        if items is not None
+        else [{"sku": "ROLL-1", "name": "Salmon roll", "quantity": 1, "price": total}],
+        **fields,
+    }
+    return row
+
+
+def make_order(external_id: str | None = None, **kwargs: Any) -> Order:
+    """Store one order through the same path as the API (validated by its serializer)."""
+    from customers.serializers import BulkOrderSerializer
+
+    serializer = BulkOrderSerializer(data=order_row(external_id, **kwargs))
+    serializer.is_valid(raise_exception=True)
+    result = orders_upsert(rows=[(0, serializer.validated_data)])
+    return Order.objects.get(pk=result.orders[0].pk)

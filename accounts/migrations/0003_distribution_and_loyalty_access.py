@@ -4,14 +4,27 @@ import django.core.validators
 import django.db.models.expressions
 from django.db import migrations, models
 
+# What this migration grants the built-in roles (tests/factories.py applies it too).
+BUILTIN_GRANTS = {
+    "operator": {"goodwill_points_limit": 200},
+    "admin": {
+        "can_exceed_capacity": True,
+        "can_adjust_loyalty": True,
+        "goodwill_points_limit": 5000,
+    },
+    "super-admin": {
+        "can_exceed_capacity": True,
+        "can_adjust_loyalty": True,
+        "goodwill_points_limit": 5000,
+    },
+}
+
 
 def grant_builtin_roles(apps, schema_editor):
     """Admins and super-admins may exceed capacity and adjust loyalty; goodwill limits."""
     Role = apps.get_model("accounts", "Role")
-    Role.objects.filter(slug__in=["admin", "super-admin"]).update(
-        can_exceed_capacity=True, can_adjust_loyalty=True, goodwill_points_limit=5000
-    )
-    Role.objects.filter(slug="operator").update(goodwill_points_limit=200)
+    for slug, grants in BUILTIN_GRANTS.items():
+        Role.objects.filter(slug=slug).update(**grants)
 
 
 def effective_capacity(apps, schema_editor):

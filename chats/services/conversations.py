@@ -17,6 +17,7 @@ from chats.events import publish_conversation_changed
 from chats.models import Conversation, ConversationEvent, TopicRule
 from chats.services import distribution
 from chats.services.distribution import FIELDS as DISTRIBUTION_FIELDS
+from chats.signals import conversation_closed
 
 Status = Conversation.Status
 EventType = ConversationEvent.Type
@@ -357,6 +358,7 @@ def conversation_close(*, conversation: Conversation, actor: Any) -> Conversatio
     )
     _record(locked, EventType.CLOSED, actor)
     publish_conversation_changed(locked, change=EventType.CLOSED)
+    transaction.on_commit(lambda pk=locked.pk: conversation_closed.send(Conversation, id=pk))
     return locked
 
 

@@ -12,10 +12,13 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import OperatorProfile, Role, Skill, Team, User
+from chats.channels.demo import seed_channel_demo
 from chats.models import Inbox, ReplyTemplate
 from chats.services import conversations as conversation_services
 from chats.services import messages as message_services
+from customers.demo import seed_customers_demo
 from customers.services import customer_identify
+from telephony.demo import seed_telephony_demo
 
 DEMO_PASSWORD = "smartdesk-demo"  # noqa: S105 - printed on purpose: demo data only
 
@@ -215,6 +218,9 @@ class Command(BaseCommand):
         # brings them back).
         for profile in OperatorProfile.objects.filter(user__username__in=[p[0] for p in PEOPLE]):
             services.presence_set(user=profile.user, presence=OperatorProfile.Presence.ONLINE)
+        seed_customers_demo()  # orders, allergies, loyalty for the demo customers (#6)
+        seed_channel_demo(teams)  # Telegram and widget inboxes (docs/channels.md)
+        seed_telephony_demo()  # a PBX, routing rules, calls in customers' history (#7)
 
     def _seed_people(self, teams: dict[str, Team], skills: dict[str, Skill]) -> None:
         roles = {r.slug: r for r in Role.objects.filter(slug__in=Role.BUILTIN_SLUGS)}
