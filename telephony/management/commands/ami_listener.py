@@ -28,6 +28,7 @@ async def _wait_for_a_pbx() -> list[int]:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
     def look() -> list[int]:
         try:
             return _active_ids()
