@@ -116,8 +116,15 @@ class Call(models.Model):
         related_name="+",
         verbose_name=_("note by"),
     )
-    follow_up_conversation_id = models.BigIntegerField(
-        _("follow-up conversation"), null=True, blank=True
+    # The conversation opened from this call ("Open a follow-up conversation"): a second click
+    # opens it again instead of creating another.
+    follow_up_conversation = models.ForeignKey(
+        "chats.Conversation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("follow-up conversation"),
     )
     # Who asked for a click-to-call (set before the PBX reports the first event).
     originated_by = models.ForeignKey(

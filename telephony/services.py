@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import OperatorProfile
 from accounts.services import operator_busy_set
+from chats.models import Conversation, Inbox
 from customers.models import Identity
 from customers.services import customer_identify, identity_normalise
 from smartdesk.realtime import publish, user_group
@@ -557,6 +558,92 @@ def call_customer_create(
     Call.objects.filter(caller=call.caller, customer__isnull=True).update(customer=customer)
     call.customer = customer
     return call
+
+
+def followup_inbox_for(customer_id: int) -> Inbox:
+    """The inbox a follow-up conversation opened from a call goes to: the inbox whose key is
+    `TELEPHONY_FOLLOWUP_INBOX` when set; else the inbox of the customer's most recent
+    conversation (the channel they last wrote from); else a clear refusal."""
+    key = settings.TELEPHONY_FOLLOWUP_INBOX
+    if key:
+        inbox = Inbox.objects.filter(key=key, is_active=True).first()
+        if inbox is None:
+            raise ValidationError(
+                _("The follow-up inbox (TELEPHONY_FOLLOWUP_INBOX) does not exist or is inactive.")
+            )
+        return inbox
+    latest = (
+        Conversation.objects.filter(customer_id=customer_id, inbox__is_active=True)
+        .select_related("inbox")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if latest is None:
+        raise ValidationError(
+            _(
+                "This customer has no conversation yet, so there is no channel to write to; "
+                "ask an admin to set the follow-up inbox (TELEPHONY_FOLLOWUP_INBOX)."
+            )
+        )
+    return latest.inbox
+
+
+def _followup_note(call: Call) -> str:
+    number = call.caller or call.caller_raw or _("number withheld")
+    when = timezone.localtime(call.started_at).strftime("%Y-%m-%d %H:%M")
+    lines = [
+        _("Follow-up of call #%(id)s (%(direction)s, %(number)s, %(when)s).")
+        % {"id": call.pk, "direction": call.get_direction_display(), "number": number, "when": when}
+    ]
+    if call.note:
+        lines.append(_("Note on the call: %(note)s") % {"note": call.note})
+    return "\n".join(lines)
+
+
+@transaction.atomic
+def call_followup_open(*, call: Call, actor: Any) -> tuple[Conversation, bool]:
+    """ "Open a follow-up conversation" on a call: (the conversation, created?).
+
+    Only for a user who may see the call; the conversation is opened for the call's customer
+    (`chats.services.outreach.conversation_open_by_operator`: assigned to the actor within
+    their capacity, a `created` event with the call's id, an internal note linking the call)
+    and linked to the call in the same transaction. The call row is locked, so a second
+    click, or two at once, opens the same conversation instead of creating another.
+    """
+    from chats.selectors import visible_conversations
+    from chats.services.outreach import conversation_open_by_operator
+    from telephony.selectors import visible_calls
+
+    locked = (
+        visible_calls(actor)
+        .select_for_update(of=("self",))
+        .select_related("customer")
+        .filter(pk=call.pk)
+        .first()
+    )
+    if locked is None:
+        raise PermissionDenied(_("No such call."))
+    if locked.follow_up_conversation_id is not None:
+        existing = visible_conversations(actor).filter(pk=locked.follow_up_conversation_id).first()
+        if existing is None:
+            raise PermissionDenied(
+                _("A follow-up conversation was already opened from this call by a colleague.")
+            )
+        return existing, False
+    if locked.customer is None:
+        raise ValidationError(_("Create the customer first: this caller is unknown."))
+    conversation = conversation_open_by_operator(
+        customer=locked.customer,
+        inbox=followup_inbox_for(locked.customer_id),
+        actor=actor,
+        note=_followup_note(locked),
+        source={"source": "call", "call_id": locked.pk},
+    )
+    Call.objects.filter(pk=locked.pk).update(
+        follow_up_conversation=conversation, updated_at=timezone.now()
+    )
+    call.follow_up_conversation = conversation
+    return conversation, True
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Telephony's web entry points: the dialplan's routing endpoint, and the operator's call
-card (the screen-pop's content), note, one-click customer and click-to-call."""
+card (the screen-pop's content), note, one-click customer, follow-up conversation and
+click-to-call."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ import logging
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from chats.forms import form_errors
-from chats.views.presenters import contact_stats
+from chats.services.conversations import ActionRefused
+from chats.views.presenters import contact_stats, is_htmx
 from customers.selectors import customer_card
 from telephony import selectors, services
 
@@ -149,6 +152,31 @@ def call_note(request: HttpRequest, pk: int) -> HttpResponse:
             status, errors = 400, list(error.messages)
     context = _card_context(request, call, errors=errors, notice=notice)
     return render(request, "telephony/_call_card.html", context, status=status)
+
+
+@login_required
+@require_POST
+def call_followup(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Open a follow-up conversation" from the call: opens it (or the one already opened
+    from this call) and goes there: HX-Redirect for htmx, a 303 otherwise."""
+    call = selectors.call_for(request.user, pk)
+    try:
+        conversation, _created = services.call_followup_open(call=call, actor=request.user)
+    except (ValidationError, ActionRefused, PermissionDenied) as error:
+        status = {ValidationError: 400, ActionRefused: 409, PermissionDenied: 403}[type(error)]
+        errors = list(error.messages) if isinstance(error, ValidationError) else [str(error)]
+        if request.POST.get("from") == "history":  # the button in the customer card's calls
+            return render(
+                request, "telephony/_followup_refused.html", {"errors": errors}, status=status
+            )
+        context = _card_context(request, call, errors=errors)
+        return render(request, "telephony/_call_card.html", context, status=status)
+    url = reverse("conversation", args=[conversation.pk])
+    if is_htmx(request):
+        response = HttpResponse()
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 @login_required

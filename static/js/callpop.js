@@ -198,6 +198,17 @@
       .finally(function () { button.disabled = false; });
   });
 
+  /* A refused call-card action (400/403/409) still shows the server's explanation. */
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    var target = detail.target;
+    if (!target || [400, 403, 409].indexOf(detail.xhr.status) === -1) return;
+    if (target.classList.contains("call-card") || target.id.indexOf("call-followup-result-") === 0) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+
   window.SmartdeskCallPop = { handle: handle };
   if (document.getElementById("workspace")) {
     // The operator page already holds the socket (operator.js): listen to it, one socket a page.

@@ -10,20 +10,42 @@ from typing import Any
 from django import template
 
 from accounts.access import profile_of
-from telephony.selectors import customer_call_count, customer_calls
+from telephony.selectors import customer_call_count, customer_calls, visible_calls
 
 register = template.Library()
 
 
 @register.inclusion_tag("telephony/_customer_calls.html", takes_context=True)
 def customer_calls_for(context: dict[str, Any], customer: Any) -> dict[str, Any]:
-    """Two queries: the latest calls with their operators, and the count."""
+    """Three queries: the latest calls with their operators, which of them the user may
+    open (for the follow-up button), and the count."""
     if customer is None or not getattr(customer, "pk", None):
-        return {"calls": [], "call_count": 0, "customer_id": None, "can_dial": False}
+        return {
+            "calls": [],
+            "call_count": 0,
+            "customer_id": None,
+            "can_dial": False,
+            "openable": set(),
+        }
     request = context.get("request")
-    profile = profile_of(getattr(request, "user", None))
+    user = getattr(request, "user", None)
+    profile = profile_of(user)
+    calls = customer_calls(customer_id=customer.pk)
+    # A follow-up can be opened from the calls the user may open (the call views' gate); in
+    # the screen-pop the call shown has its own button.
+    shown = getattr(context.get("call"), "pk", None)
+    openable = (
+        set(
+            visible_calls(user)
+            .filter(pk__in=[c.pk for c in calls if c.pk != shown], customer_id=customer.pk)
+            .values_list("pk", flat=True)
+        )
+        if calls and user is not None
+        else set()
+    )
     return {
-        "calls": customer_calls(customer_id=customer.pk),
+        "calls": calls,
+        "openable": openable,
         "call_count": customer_call_count(customer_id=customer.pk),
         "customer_id": customer.pk,
         "can_dial": bool(profile and profile.phone_extension),
