@@ -1,8 +1,8 @@
 """`/api/v1/reports/…`: the BI API. Same rows as the export files (`analytics.exports`).
 
 - `GET reports/<dataset>/` — conversations, events, messages, calls, hourly (cursor
-  pagination), operators (one page); filters `from`, `to`, `team`, `channel`,
-  `updated_since`. Needs *export reports*; without it: 404.
+  pagination), operators (one page); filters `from`, `to`, `team`, `channel`, `operator`,
+  `updated_since` (`analytics.filters.ReportFilter`). Needs *export reports*; without it: 404.
 - `GET reports/<dataset>.<csv|xlsx|parquet>` — the whole dataset as a file (CSV streamed).
 - `POST reports/exports/` → a background export job; `GET reports/exports/<id>/` its
   progress; `GET reports/exports/<id>/download/` the file.
@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,8 +21,8 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
@@ -34,16 +34,21 @@ from rest_framework.views import APIView
 from accounts.access import Capability, api_capability, has_capability
 from accounts.models import Team
 from analytics import exports, heatmap, selectors
+from analytics.filters import ReportFilter
 from analytics.kpis import CallTotals, ChatTotals
 from analytics.models import ExportJob
 from chats.api.base import ApiMixin, parse
-from chats.models import Inbox
 
 PERIOD_PARAMS = [
     OpenApiParameter("from", str, description="Start: a date (local midnight) or ISO datetime."),
     OpenApiParameter("to", str, description="End: a date (inclusive) or ISO datetime (exclusive)."),
     OpenApiParameter("team", int, many=True, description="Team ids (repeat or comma-separate)."),
-    OpenApiParameter("channel", str, many=True, description="widget, telegram, mobile, api."),
+    OpenApiParameter(
+        "channel", str, many=True, description="widget, telegram, mobile, api, phone."
+    ),
+    OpenApiParameter(
+        "operator", int, many=True, description="Operator ids (repeat or comma-separate)."
+    ),
     OpenApiParameter("updated_since", str, description="Incremental pull: changed since (ISO)."),
 ]
 
@@ -57,66 +62,21 @@ class ExportAllowed(BasePermission):
         return True
 
 
-def _moment(raw: str, tz: ZoneInfo, *, end: bool) -> datetime:
-    day = parse_date(raw) if len(raw) == 10 else None
-    if day is not None:
-        if end:
-            day = day + timedelta(days=1)
-        return datetime.combine(day, time.min, tzinfo=tz)
-    moment = parse_datetime(raw)
-    if moment is None:
-        raise ValueError(raw)
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=tz)
-
-
 def report_query(request: Request) -> tuple[exports.Query, ZoneInfo]:
+    """The reports' filters (`analytics.filters.ReportFilter`) from the query string and, for
+    a POST, its body; a 400 naming each bad field."""
     tz = selectors.viewer_tz(request.user)
-    params = request.query_params if request.method == "GET" else request.data
-    errors: dict[str, str] = {}
-
-    def moment(name: str, *, end: bool = False) -> datetime | None:
-        raw = (params.get(name) or "").strip()
-        if not raw:
-            return None
-        try:
-            return _moment(raw, tz, end=end)
-        except ValueError:
-            errors[name] = _("Not a date or date-time: %(v)s") % {"v": raw}
-            return None
-
-    def many(name: str) -> list[str] | None:
-        values = params.getlist(name) if hasattr(params, "getlist") else params.get(name)
-        if values in (None, "", []):
-            return None
-        if isinstance(values, str):
-            values = [values]
-        out = [v.strip() for raw in values for v in str(raw).split(",") if v.strip()]
-        return out or None
-
-    teams = many("team")
-    team_ids = None
-    if teams is not None:
-        try:
-            team_ids = tuple(int(t) for t in teams)
-        except ValueError:
-            errors["team"] = _("Team ids are numbers.")
-    channels = many("channel")
-    if channels is not None:
-        unknown = sorted(set(channels) - set(Inbox.Kind.values) - {"phone"})
-        if unknown:
-            errors["channel"] = _("Unknown channel: %(c)s") % {"c": ", ".join(unknown)}
-    query = exports.Query(
-        start=moment("from"),
-        end=moment("to", end=True),
-        team_ids=team_ids,
-        channels=tuple(channels) if channels is not None else None,
-        updated_since=moment("updated_since"),
-    )
-    if query.start and query.end and query.end <= query.start:
-        errors["to"] = _("The end must be after the start.")
-    if errors:
-        raise exceptions.ValidationError(errors)
-    return query, tz
+    params = request.query_params
+    if request.method != "GET":  # the body's filters, over any in the query string
+        params = params.copy()
+        body = request.data.lists() if hasattr(request.data, "lists") else request.data.items()
+        for name, value in body:
+            values = value if isinstance(value, list | tuple) else [value]
+            params.setlist(name, [str(v) for v in values if v is not None])
+    filterset = ReportFilter(params, request=request, tz=tz)
+    if not filterset.is_valid():
+        raise translate_validation(filterset.errors)
+    return filterset.query(), tz
 
 
 class ReportPagination(CursorPagination):
@@ -275,7 +235,12 @@ def stat_filters(request: Request) -> selectors.Filters:
     return selectors.stat_scope(
         request.user,
         selectors.Filters(
-            start=start, end=end, tz=tz, team_ids=query.team_ids, channels=query.channels
+            start=start,
+            end=end,
+            tz=tz,
+            team_ids=query.team_ids,
+            channels=query.channels,
+            operator_ids=query.operator_ids,
         ),
     )
 

@@ -52,13 +52,15 @@ class Column:
 
 @dataclass(frozen=True)
 class Query:
-    """What a dataset is asked for: period (UTC), teams, channels, updated since."""
+    """What a dataset is asked for: period (UTC), teams, channels, operators, updated since
+    (read from the request by `analytics.filters.ReportFilter`)."""
 
     start: datetime | None = None
     end: datetime | None = None
     team_ids: tuple[int, ...] | None = None
     channels: tuple[str, ...] | None = None
     updated_since: datetime | None = None
+    operator_ids: tuple[int, ...] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class Query:
             "team_ids": list(self.team_ids) if self.team_ids is not None else None,
             "channels": list(self.channels) if self.channels is not None else None,
             "updated_since": self.updated_since.isoformat() if self.updated_since else None,
+            "operator_ids": list(self.operator_ids) if self.operator_ids is not None else None,
         }
 
     @classmethod
@@ -80,6 +83,9 @@ class Query:
             team_ids=tuple(data["team_ids"]) if data.get("team_ids") is not None else None,
             channels=tuple(data["channels"]) if data.get("channels") is not None else None,
             updated_since=dt(data.get("updated_since")),
+            operator_ids=(
+                tuple(data["operator_ids"]) if data.get("operator_ids") is not None else None
+            ),
         )
 
 
@@ -184,6 +190,8 @@ class Conversations(Dataset):
         qs = _period(visible_conversations(user), "created_at", query)
         if query.team_ids is not None:
             qs = qs.filter(team_id__in=query.team_ids)
+        if query.operator_ids is not None:
+            qs = qs.filter(assignee_id__in=query.operator_ids)
         if query.channels is not None:
             qs = qs.filter(inbox__kind__in=query.channels)
         if query.updated_since is not None:
@@ -264,6 +272,8 @@ class Events(Dataset):
         qs = _period(qs, "at", query)
         if query.team_ids is not None:
             qs = qs.filter(conversation__team_id__in=query.team_ids)
+        if query.operator_ids is not None:
+            qs = qs.filter(conversation__assignee_id__in=query.operator_ids)
         if query.channels is not None:
             qs = qs.filter(conversation__inbox__kind__in=query.channels)
         if query.updated_since is not None:
@@ -318,6 +328,8 @@ class Messages(Dataset):
         qs = _period(qs, "created_at", query)
         if query.team_ids is not None:
             qs = qs.filter(conversation__team_id__in=query.team_ids)
+        if query.operator_ids is not None:
+            qs = qs.filter(conversation__assignee_id__in=query.operator_ids)
         if query.channels is not None:
             qs = qs.filter(inbox__kind__in=query.channels)
         if query.updated_since is not None:
@@ -382,6 +394,8 @@ class Calls(Dataset):
         names = {f.name for f in model._meta.get_fields()}
         if query.team_ids is not None and "team" in names:
             qs = qs.filter(team_id__in=query.team_ids)
+        if query.operator_ids is not None:
+            qs = qs.filter(operator_id__in=query.operator_ids)
         if query.updated_since is not None and "updated_at" in names:
             qs = qs.filter(updated_at__gte=query.updated_since)
         queue = "queue__name" if model._meta.get_field("queue").is_relation else "queue"
@@ -453,6 +467,7 @@ class Hourly(Dataset):
                 end=query.end or datetime(9999, 1, 1, tzinfo=UTC),
                 team_ids=query.team_ids,
                 channels=query.channels,
+                operator_ids=query.operator_ids,
             ),
         )
         qs = HourlyChat.objects.filter(hour__gte=scope.start, hour__lt=scope.end)
@@ -499,6 +514,7 @@ class Operators(Dataset):
                 end=query.end or timezone.now(),
                 team_ids=query.team_ids,
                 channels=query.channels,
+                operator_ids=query.operator_ids,
             ),
         )
         for r in operator_table(filters):

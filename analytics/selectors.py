@@ -71,7 +71,9 @@ def stat_scope(user: Any, filters: Filters) -> Filters:
         mine = set(Team.objects.filter(members__user_id=user.pk).values_list("pk", flat=True))
         wanted = set(filters.team_ids) if filters.team_ids is not None else mine
         return replace(filters, team_ids=tuple(sorted(wanted & mine)))
-    return replace(filters, operator_ids=(user.pk,) if user is not None and user.pk else ())
+    me = (user.pk,) if user is not None and user.pk else ()
+    wanted = filters.operator_ids
+    return replace(filters, operator_ids=tuple(i for i in me if wanted is None or i in wanted))
 
 
 def _apply(qs: QuerySet, filters: Filters, *, operator: bool = True) -> QuerySet:

@@ -51,6 +51,13 @@ def _strings() -> dict[str, str]:
         "Something went wrong; try again.": _("Something went wrong; try again."),
         "You are number %s in the queue.": _("You are number %s in the queue."),
         "About %s min.": _("About %s min."),
+        # The satisfaction survey after a conversation is closed (analytics.csat).
+        "How did we do?": _("How did we do?"),
+        "Rate %s of 5": _("Rate %s of 5"),
+        "Comment (optional)": _("Comment (optional)"),
+        "Send rating": _("Send rating"),
+        "Choose a rating from 1 to 5.": _("Choose a rating from 1 to 5."),
+        "Thank you for your rating!": _("Thank you for your rating!"),
     }
 
 

@@ -34,6 +34,8 @@
   var pollTimer = null;
   var retry = 0;
   var opened = false;
+  var survey = null; // the rating request shown (one at a time)
+  var surveyTries = {}; // conversation id -> empty survey look-ups (the task may lag the close)
 
   /* ------------------------------------------------------------------- DOM --------- */
 
@@ -63,6 +65,12 @@
     "form{display:flex;gap:6px;padding:10px;border-top:1px solid #d5dbe6}" +
     "textarea{flex:1;resize:none;font:inherit;padding:8px;border:1px solid #8a94a6;border-radius:8px;min-height:42px}" +
     ".send{border:0;border-radius:8px;background:" + COLOR + ";color:#fff;padding:0 14px;font:inherit;font-weight:600;cursor:pointer}" +
+    ".csat{padding:10px 12px;border-top:1px solid #d5dbe6}" +
+    ".csat p{margin:0 0 6px}" +
+    ".stars{display:flex;gap:6px;margin-bottom:6px}" +
+    ".stars button,.rate{border:1px solid #8a94a6;border-radius:8px;background:#fff;color:#1d2330;min-width:36px;padding:6px 10px;font:inherit;cursor:pointer}" +
+    ".stars button[aria-pressed=true]{background:" + COLOR + ";border-color:" + COLOR + ";color:#fff}" +
+    ".csat textarea{width:100%;margin-bottom:6px}" +
     ".vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
     "</style>" +
     "<div class='sd'>" +
@@ -70,6 +78,7 @@
     "<header><h2 id='sd-title'></h2><button type='button' class='x'></button></header>" +
     "<ol class='log' role='log' aria-live='polite'></ol>" +
     "<p class='status' role='status'></p>" +
+    "<div class='csat' role='group' aria-labelledby='sd-q' hidden></div>" +
     "<form><label class='vh' for='sd-text'></label>" +
     "<textarea id='sd-text' rows='2' maxlength='10000'></textarea>" +
     "<button type='submit' class='send'></button></form>" +
@@ -79,7 +88,7 @@
 
   function $(sel) { return root.querySelector(sel); }
   var panel = $(".panel"), log = $(".log"), statusLine = $(".status");
-  var launcher = $(".launch"), textarea = $("textarea"), form = $("form");
+  var launcher = $(".launch"), textarea = $("textarea"), form = $("form"), csatBox = $(".csat");
   $("#sd-title").textContent = C.title || t("Chat with us");
   $(".x").setAttribute("aria-label", t("Close the chat"));
   $(".x").textContent = "×";
@@ -152,7 +161,10 @@
   }
 
   function keep(newToken, identity) {
+    var changed = token !== newToken;
     token = newToken;
+    // A socket authenticated with another token hears another visitor: follow the new one.
+    if (changed && socket) reconnect();
     try {
       localStorage.setItem(STORE, token);
       if (identity) localStorage.setItem(STORE_IDENTITY, identity);
@@ -165,9 +177,22 @@
     try { localStorage.removeItem(STORE); localStorage.removeItem(STORE_IDENTITY); } catch (e) { /* */ }
   }
 
+  var pendingToken = null;
   function ensureToken() {
     if (token) return Promise.resolve(token);
-    return call("POST", "session/").then(function (d) { keep(d.token); return token; });
+    // One session for concurrent callers (opening the panel and sending at once): two would
+    // leave the socket on one visitor and the messages on another.
+    if (!pendingToken) {
+      pendingToken = call("POST", "session/").then(function (d) {
+        pendingToken = null;
+        keep(d.token);
+        return token;
+      }, function (err) {
+        pendingToken = null;
+        throw err;
+      });
+    }
+    return pendingToken;
   }
 
   function load() {
@@ -182,6 +207,14 @@
         say(line);
       } else if (!q && /queue/.test(statusLine.textContent)) {
         say("");
+      }
+      var c = d.conversation;
+      // Closed and not rated here yet: a survey may wait (e.g. the visitor reloaded the page).
+      if (c && c.status === "closed" && !survey && (surveyTries[c.id] || 0) < 3) {
+        return call("GET", "csat/").then(function (r) {
+          var s = (r.surveys || [])[0];
+          if (s) showSurvey(s); else surveyTries[c.id] = (surveyTries[c.id] || 0) + 1;
+        }, function () { /* the survey can wait for the next look */ });
       }
     }, function (err) {
       if (err.status === 401 || err.status === 403) { forget(); }
@@ -212,6 +245,8 @@
         load().catch(function () {}); // anything missed while away
       } else if (data.type === "message") {
         render(data.message);
+      } else if (data.type === "csat.request" && data.survey) {
+        showSurvey(data.survey);
       }
     };
     ws.onclose = function () {
@@ -235,6 +270,67 @@
   function reconnect() {
     if (socket) { socket.onclose = null; socket.close(); socket = null; }
     connect();
+  }
+
+  /* ---------------------------------------------------------------- CSAT ----------- */
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text) e.textContent = text; // never HTML
+    return e;
+  }
+
+  function hideSurvey() {
+    survey = null;
+    csatBox.hidden = true;
+    csatBox.textContent = "";
+  }
+
+  // A 1–5 rating (buttons, keyboard usable) and an optional comment, posted to csat/<id>/.
+  function showSurvey(s) {
+    if (!s || s.rating != null || (survey && survey.id === s.id)) return;
+    survey = s;
+    var chosen = 0;
+    csatBox.textContent = "";
+    var q = el("p", "", s.question || t("How did we do?"));
+    q.id = "sd-q";
+    var stars = el("div", "stars"), buttons = [];
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var b = el("button", "", String(n));
+      b.type = "button";
+      b.setAttribute("aria-label", t("Rate %s of 5").replace("%s", n));
+      b.setAttribute("aria-pressed", "false");
+      b.addEventListener("click", function () {
+        chosen = n;
+        buttons.forEach(function (x, i) { x.setAttribute("aria-pressed", String(i + 1 === n)); });
+      });
+      buttons.push(b);
+      stars.appendChild(b);
+    });
+    var label = el("label", "vh", t("Comment (optional)"));
+    label.htmlFor = "sd-comment";
+    var comment = el("textarea");
+    comment.id = "sd-comment";
+    comment.rows = 2;
+    comment.maxLength = 2000;
+    comment.placeholder = t("Comment (optional)");
+    var submit = el("button", "rate", t("Send rating"));
+    submit.type = "button";
+    submit.addEventListener("click", function () {
+      if (!chosen) { say(t("Choose a rating from 1 to 5."), true); buttons[0].focus(); return; }
+      submit.disabled = true;
+      call("POST", "csat/" + s.id + "/", { rating: chosen, comment: comment.value.trim() }).then(function () {
+        hideSurvey();
+        say(t("Thank you for your rating!"));
+      }, function (err) {
+        submit.disabled = false;
+        if (err.status === 404 || err.status === 409) hideSurvey();
+        say(err.message, true);
+      });
+    });
+    [q, stars, label, comment, submit].forEach(function (e) { csatBox.appendChild(e); });
+    csatBox.hidden = false;
   }
 
   /* ------------------------------------------------------------- actions ----------- */
@@ -310,6 +406,7 @@
     }).then(function (d) {
       keep(d.token, body.signature);
       clearLog();
+      hideSurvey();
       if (opened) { reconnect(); return load().then(function () { return d; }); }
       return d;
     });
@@ -322,6 +419,8 @@
     stopPolling();
     forget();
     clearLog();
+    hideSurvey();
+    surveyTries = {};
     opened = false;
     host.removeAttribute("data-live");
     say("");

@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import UTC, datetime
 from itertools import zip_longest
+from zoneinfo import ZoneInfo
 
 import pyarrow.parquet as pq
 import pytest
@@ -15,6 +16,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role
 from analytics import rollups
+from analytics.filters import ReportFilter
 from analytics.models import ExportJob
 from chats.services.conversations import conversation_close
 from chats.services.messages import message_reply
@@ -199,3 +201,91 @@ def test_kpis_api_groups_by_operator(data, admin_user, operator) -> None:
     heat = as_user(admin_user).get(f"/api/v1/reports/heatmap/?{PERIOD}&metric=arrivals").json()
     assert len(heat["cells"]) == 168
     assert sum(c["avg"] for c in heat["cells"]) == pytest.approx(4)
+
+
+def test_the_operator_filter_narrows_the_datasets(data, admin_user, operator, outsider) -> None:
+    client = as_user(admin_user)
+    mine = f"{PERIOD}&operator={operator.pk}"
+    assert {r["id"] for r in api_rows(client, "conversations", mine)} == {c.pk for c in data[:3]}
+    theirs = f"{PERIOD}&operator={outsider.pk}"
+    assert [r["id"] for r in api_rows(client, "conversations", theirs)] == [data[3].pk]
+    both = f"{PERIOD}&operator={operator.pk},{outsider.pk}"
+    assert len(api_rows(client, "conversations", both)) == 4
+    assert {r["conversation_id"] for r in api_rows(client, "messages", theirs)} <= {data[3].pk}
+    assert {r["operator_id"] for r in api_rows(client, "hourly", mine)} == {operator.pk}
+    assert [r["operator_id"] for r in api_rows(client, "operators", mine)] == [operator.pk]
+    rows = download(client, "conversations", "csv", theirs)
+    assert [r["id"] for r in rows] == [str(data[3].pk)]
+    # the dashboard's figures too, as with group_by=operator
+    assert client.get(f"/api/v1/reports/kpis/?{mine}").json()["chats"]["answered"] == 3
+    assert client.get(f"/api/v1/reports/kpis/?{theirs}").json()["chats"]["answered"] == 0
+
+
+def test_teams_repeat_or_comma_separate(data, admin_user, support, delivery) -> None:
+    client = as_user(admin_user)
+    repeated = api_rows(client, "conversations", f"{PERIOD}&team={support.pk}&team={delivery.pk}")
+    comma = api_rows(client, "conversations", f"{PERIOD}&team={support.pk},{delivery.pk}")
+    assert len(repeated) == len(comma) == 4
+    only = api_rows(client, "conversations", f"{PERIOD}&team={delivery.pk}")
+    assert [r["id"] for r in only] == [data[3].pk]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("team=support", "team", "Team ids are numbers."),
+        ("operator=anna", "operator", "Operator ids are numbers."),
+        ("channel=fax,widget", "channel", "Unknown channel: fax"),
+        ("from=2026-06-02&to=2026-06-01", "to", "The end must be after the start."),
+        ("from=2026-02-30", "from", "Not a date or date-time: 2026-02-30"),
+        ("updated_since=soon", "updated_since", "Not a date or date-time: soon"),
+    ],
+)
+def test_each_bad_filter_is_a_400_naming_its_field(admin_user, query, field, message) -> None:
+    client = as_user(admin_user)
+    for url in (
+        f"/api/v1/reports/conversations/?{query}",
+        f"/api/v1/reports/conversations.csv?{query}",
+        f"/api/v1/reports/kpis/?{query}",
+    ):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert response.json() == {field: [message]}, url
+
+
+def test_a_background_export_takes_its_filters_from_the_body(data, admin_user, delivery) -> None:
+    client = as_user(admin_user)
+    bad = client.post(
+        "/api/v1/reports/exports/",
+        {"dataset": "conversations", "format": "csv", "from": "someday"},
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"from"}
+    with clock(T.replace(hour=11)):
+        started = client.post(
+            "/api/v1/reports/exports/",
+            {
+                "dataset": "conversations",
+                "format": "csv",
+                "team": [delivery.pk],
+                "to": "2026-06-01",
+            },
+            format="json",
+        )
+    assert started.status_code == 202
+    job = ExportJob.objects.get(pk=started.json()["id"])
+    assert (job.status, job.rows_done) == (ExportJob.Status.DONE, 1)
+
+
+def test_dates_are_days_in_the_viewers_time_zone() -> None:
+    moscow = ZoneInfo("Europe/Moscow")
+    filters = ReportFilter(
+        {"from": "2026-06-01", "to": "2026-06-01", "updated_since": "2026-06-01T08:00"}, tz=moscow
+    )
+    assert filters.is_valid(), filters.errors
+    query = filters.query()
+    assert query.start == datetime(2026, 5, 31, 21, tzinfo=UTC)
+    assert query.end == datetime(2026, 6, 1, 21, tzinfo=UTC)  # the whole day, inclusive
+    assert query.updated_since == datetime(2026, 6, 1, 5, tzinfo=UTC)
+    assert (query.team_ids, query.channels, query.operator_ids) == (None, None, None)
