@@ -415,3 +415,6 @@ TELEPHONY_RECONNECT_MAX_SECONDS = env.float("TELEPHONY_RECONNECT_MAX_SECONDS", d
 TELEPHONY_PING_SECONDS = env.float("TELEPHONY_PING_SECONDS", default=20.0)
 # Calls still open this long after they started lost their Hangup; the sweep closes them.
 TELEPHONY_STALE_CALL_HOURS = env.int("TELEPHONY_STALE_CALL_HOURS", default=6)
+# The inbox (its key) a follow-up conversation opened from a call goes to; empty: the inbox of
+# the customer's most recent conversation (refused when they have none).
+TELEPHONY_FOLLOWUP_INBOX = env.str("TELEPHONY_FOLLOWUP_INBOX", default="")

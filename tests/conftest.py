@@ -15,6 +15,16 @@ from accounts.models import Role, Team, User
 from tests import factories
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_cache() -> None:
+    """Start each run with an empty cache (rate-limit buckets and the like left by an earlier
+    run would otherwise leak into this one). Each xdist worker's cache has its own Redis
+    database (smartdesk/settings_test.py), so this clears nobody else's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def roles(db: None) -> dict[str, Role]:
     return factories.builtin_roles()
