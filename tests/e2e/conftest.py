@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,26 @@ class _Server(uvicorn.Server):
         await super().startup(sockets=sockets)
         self.ready.set()
 
+    def idle(self) -> bool:
+        """No request or socket of any page is still being served."""
+        return not self.server_state.tasks and not self.server_state.connections
+
+
+_servers: dict[str, _Server] = {}
+
+
+def _wait_until_idle(url: str, timeout: float = 15) -> None:
+    """After a test's pages are closed, let the server finish what they had started before
+    the database is flushed: a request still in flight holds table locks that deadlock with
+    the flush's TRUNCATE. Waits on the server's own state (polled), not on a fixed delay."""
+    server = _servers.get(url)
+    if server is None:
+        return
+    done = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not server.idle() and time.monotonic() < deadline:
+        done.wait(0.02)
+
 
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup: None) -> Iterator[str]:
@@ -107,9 +128,12 @@ def asgi_server(django_db_setup: None) -> Iterator[str]:
     )
     thread.start()
     assert server.ready.wait(15) and server.started, "uvicorn did not start"
+    url = f"http://127.0.0.1:{port}"
+    _servers[url] = server
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
+        _servers.pop(url, None)
         server.should_exit = True
         thread.join(15)
         listener.close()
@@ -123,6 +147,7 @@ def live_page(browser: Browser, asgi_server: str, transactional_db: None) -> Ite
         yield context.new_page()
     finally:
         context.close()
+        _wait_until_idle(asgi_server)
 
 
 def _axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> Violations:
