@@ -48,6 +48,7 @@ urlpatterns = [
         name="api-template-render",
     ),
     path("search/", api.SearchView.as_view(), name="api-search"),
+    path("customers/<int:pk>/card/", api.CustomerCardView.as_view(), name="api-customer-card"),
     path(
         "inboxes/<str:key>/messages/",
         api.InboundMessageView.as_view(),

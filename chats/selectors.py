@@ -35,6 +35,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts.access import Capability, has_capability, scope_of
 from accounts.models import OperatorProfile, Role, Team, User
 from chats.models import Conversation, ConversationEvent, Inbox, Message, ReplyTemplate
+from customers.models import Customer
+from customers.selectors import mask_value  # one masking rule for panel, card and API
 from smartdesk.models import LiveEvent
 from smartdesk.realtime import ADMINS_GROUP, team_group, user_group
 
@@ -274,16 +276,6 @@ def names_mentioned(
     return users, teams
 
 
-def mask_identity(value: str) -> str:
-    """Enough of an identity to recognise it, not enough to copy it."""
-    if "@" in value:
-        name, _at, domain = value.partition("@")
-        return f"{name[:1]}•••@{domain}"
-    if len(value) <= 4:
-        return "•••"
-    return f"{value[:2]}•••{value[-2:]}"
-
-
 @dataclass(frozen=True)
 class ShownIdentity:
     kind: str
@@ -301,7 +293,7 @@ def customer_identities(user: Any, customer: Any) -> list[ShownIdentity]:
         ShownIdentity(
             kind=identity.kind,
             label=identity.get_kind_display(),
-            value=identity.value if show else mask_identity(identity.value),
+            value=identity.value if show else mask_value(identity.value),
             verified=identity.verified,
             masked=not show,
         )
@@ -616,3 +608,17 @@ def queue_status(conversation: Conversation, *, now: datetime | None = None) -> 
 
 
 queue_position = queue_status  # the name the channels (widget, app) use
+
+
+def customer_for(user: Any, pk: int) -> Customer:
+    """A customer the user may look at: any for a role that sees all conversations, otherwise
+    one with a conversation the user may see. 404 for the rest, like `conversation_for`."""
+    customers = Customer.objects.filter(pk=pk)
+    if scope_of(user) != Role.Scope.ALL:
+        customers = customers.filter(
+            pk__in=visible_conversations(user, include_deleted=True).values("customer_id")
+        )
+    customer = customers.first()
+    if customer is None:
+        raise Http404(_("No such customer."))
+    return customer

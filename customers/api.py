@@ -12,31 +12,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView, exception_handler, set_rollback
+from rest_framework.views import APIView
 
-from accounts.access import Capability, api_capability, scope_of
+from accounts.access import Capability, api_capability
 from customers import loyalty, orders
 from customers.auth import BackOfficeAuthentication, IsBackOfficeClient, signature_valid
 from customers.bulk import bulk_upsert
-from customers.models import Customer, GoodwillRequest, IntegrationClient, Order
-from customers.selectors import customer_by_external_id, customer_card, loyalty_summary
+from customers.models import Customer, GoodwillRequest, IntegrationClient
+from customers.selectors import customer_by_external_id, loyalty_summary
 from customers.serializers import (
     AdjustSerializer,
     BalanceSerializer,
     BulkOrdersSerializer,
     BulkResultSerializer,
     CancelRedemptionSerializer,
-    CardSerializer,
     CustomerUpsertSerializer,
     GoodwillDecisionSerializer,
     GoodwillRequestSerializer,
@@ -67,32 +64,8 @@ FORBIDDEN = {
 REFUSED = {409: OpenApiResponse(CustomersErrorSerializer, description="Refused in this state.")}
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus the refusals our services raise."""
-    if isinstance(exc, DjangoValidationError):
-        set_rollback()
-        messages = exc.messages
-        return Response(
-            {"detail": messages[0] if len(messages) == 1 else messages},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
-    if isinstance(exc, loyalty.LoyaltyRefused):
-        set_rollback()
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, DjangoPermissionDenied):
-        set_rollback()
-        return Response(
-            {"detail": str(exc) or _("Your role does not allow this.")},
-            status=status.HTTP_403_FORBIDDEN,
-        )
-    if isinstance(exc, Order.DoesNotExist):
-        return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
-    return exception_handler(exc, context)
-
-
 class _Base(APIView):
-    def get_exception_handler(self) -> Any:
-        return api_exception_handler
+    """Errors map to answers in one place for every API: `smartdesk.api_errors`."""
 
 
 class BackOfficeView(_Base):
@@ -308,32 +281,6 @@ class CancelRedemptionView(BackOfficeView):
 
 
 # --- people: the card, adjustments, goodwill --------------------------------------------------
-
-
-class HasRole(BasePermission):
-    """Anyone with a role may read a customer card (the incoming-call pop-up needs it before
-    any conversation exists); personal data inside it follows the capability."""
-
-    message = _("Your role does not allow this.")
-
-    def has_permission(self, request: Any, view: Any) -> bool:
-        return scope_of(request.user) is not None
-
-
-class CardView(_Base):
-    permission_classes = [HasRole]
-
-    @extend_schema(
-        summary="The customer card",
-        description="Name, allergies, preferences, last orders with items, loyalty, "
-        "promotions and offers. Phones, e-mails and addresses are masked for roles without "
-        "the personal-data capability.",
-        responses={200: CardSerializer, **ERRORS, **FORBIDDEN},
-        tags=["customers"],
-    )
-    def get(self, request: Request, pk: int) -> Response:
-        customer = get_object_or_404(Customer, pk=pk)
-        return Response(CardSerializer(customer_card(customer, user=request.user)).data)
 
 
 class AdjustView(_Base):

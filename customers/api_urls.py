@@ -40,7 +40,6 @@ urlpatterns = [
         name="api-loyalty-cancel",
     ),
     # people
-    path("customers/<int:pk>/card/", api.CardView.as_view(), name="api-customer-card"),
     path(
         "customers/<int:pk>/loyalty/adjust/",
         api.AdjustView.as_view(),

@@ -35,6 +35,7 @@ from customers.models import (
     Order,
     TierChange,
 )
+from smartdesk.api_errors import Refused
 
 Kind = LoyaltyTransaction.Kind
 
@@ -45,7 +46,7 @@ SWEEP_BATCH = 500
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class LoyaltyRefused(Exception):
+class LoyaltyRefused(Refused):
     """A loyalty write that cannot happen in the account's state (API: 409)."""
 
 

@@ -1,6 +1,6 @@
 """REST API of conversations, messages, actions, templates, search and the inbound channel
 API. Views are thin: parse, gate (`chats.selectors`), one service or selector call, render;
-errors map to statuses in one place, `chats.api.base.api_exception_handler`."""
+errors map to statuses in one place for every app, `smartdesk.api_errors`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from chats.api.actions import (
     UnsnoozeView,
 )
 from chats.api.conversations import ConversationDetailView, ConversationListView, SearchView
+from chats.api.customers import CustomerCardView
 from chats.api.inbound import InboundMessageView
 from chats.api.messages import ConversationMessagesView, MessageDetailView
 from chats.api.templates import TemplateListView, TemplateRenderView
@@ -29,6 +30,7 @@ __all__ = [
     "ConversationDetailView",
     "ConversationListView",
     "ConversationMessagesView",
+    "CustomerCardView",
     "DeleteView",
     "InboundMessageView",
     "MessageDetailView",

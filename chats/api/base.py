@@ -6,14 +6,12 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone, translation
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import exception_handler, set_rollback
 
 from accounts.access import Capability, has_capability, profile_of
 from chats.models import Conversation
@@ -24,26 +22,8 @@ from chats.serializers import (
     ConversationSerializer,
     ErrorSerializer,
 )
-from chats.services.conversations import (
-    ActionRefused,
-)
 
 # --- errors, preferences ---------------------------------------------------------------
-
-
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus the refusals our services raise."""
-    if isinstance(exc, DjangoValidationError):
-        set_rollback()
-        messages = exc.messages
-        return Response(
-            {"detail": messages[0] if len(messages) == 1 else messages},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
-    if isinstance(exc, ActionRefused):
-        set_rollback()
-        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    return exception_handler(exc, context)
 
 
 class ApiMixin:
@@ -53,9 +33,6 @@ class ApiMixin:
     session users; this does the same for every authenticated caller. Naive datetimes in a
     request are then read, and datetimes in the answer written, in the caller's time zone.
     """
-
-    def get_exception_handler(self) -> Any:
-        return api_exception_handler
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]

@@ -18,12 +18,13 @@ from chats.models import Conversation, ConversationEvent, TopicRule
 from chats.services import distribution
 from chats.services.distribution import FIELDS as DISTRIBUTION_FIELDS
 from chats.signals import conversation_closed
+from smartdesk.api_errors import Refused
 
 Status = Conversation.Status
 EventType = ConversationEvent.Type
 
 
-class ActionRefused(Exception):
+class ActionRefused(Refused):
     """The action does not fit the conversation's current state (answered as 409)."""
 
 

@@ -122,9 +122,15 @@ def test_an_operator_without_the_capability_sees_no_phone_or_address(
     assert "Addresses hidden" in html
 
 
-def test_the_card_api_masks_personal_data_by_role(api, operator, admin_user, outsider, tiers):
+def test_the_card_api_masks_personal_data_by_role(
+    api, operator, admin_user, outsider, support_inbox, tiers
+):
     customer = _svetlana(2)
     url = reverse("api-customer-card", args=[customer.pk])
+    # No conversation anna may see yet: the card is not hers to read (404, like a thread).
+    assert api(operator).get(url).status_code == 404
+    factories.make_conversation(inbox=support_inbox, customer=customer)
+    assert api(outsider).get(url).status_code == 404  # Delivery sees no such conversation
 
     as_operator = api(operator).get(url).json()
     as_admin = api(admin_user).get(url).json()
