@@ -7,11 +7,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.access import Capability
 from analytics.models import CsatResponse, ExportJob
+from smartdesk.admin_site import CapabilityModelAdmin
 
 
 @admin.register(CsatResponse)
-class CsatResponseAdmin(admin.ModelAdmin):
+class CsatResponseAdmin(CapabilityModelAdmin):
+    # Customers' comments: for roles that see statistics, read-only, never deleted.
+    view_capability = Capability.VIEW_STATISTICS
     list_display = (
         "conversation",
         "rating",
@@ -27,15 +31,22 @@ class CsatResponseAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # answers and the export audit stay
+
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(ExportJob)
-class ExportJobAdmin(admin.ModelAdmin):
+class ExportJobAdmin(CapabilityModelAdmin):
+    view_capability = Capability.EXPORT_REPORTS
     list_display = ("dataset", "format", "user", "status", "rows_done", "created_at")
     list_filter = ("status", "dataset", "format")
     readonly_fields = [f.name for f in ExportJob._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # answers and the export audit stay

@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 
 from analytics.models import CsatResponse
 from chats.models import Conversation, Inbox, TelegramChat
-from customers.models import Identity
 from smartdesk.realtime import send_now
 
 log = logging.getLogger(__name__)
@@ -122,25 +121,13 @@ def _deliver(survey: CsatResponse, conversation: Conversation) -> str:
             return f"telegram: {problem.description}"
         return "telegram: sent"
     if inbox.kind in (Inbox.Kind.WIDGET, Inbox.Kind.MOBILE):
-        send_now(
-            {"type": "csat.request", "survey": survey_data(survey)}, client_groups(conversation)
-        )
+        from chats.channels.client.delivery import customer_client_groups
+
+        payload = {"type": "csat.request", "survey": survey_data(survey)}
+        groups = customer_client_groups(conversation.inbox_id, conversation.customer_id)
+        transaction.on_commit(lambda: send_now(payload, groups))
         return "client: offered"
     return "not supported by this channel"
-
-
-def client_groups(conversation: Conversation) -> list[str]:
-    """The customer's widget/app sockets in this inbox (as in chats.channels.client)."""
-    from chats.channels.client.delivery import client_group
-
-    groups = [client_group(conversation.inbox_id, f"c{conversation.customer_id}")]
-    for value in Identity.objects.filter(
-        customer_id=conversation.customer_id,
-        kind=Identity.Kind.WIDGET,
-        value__startswith="visitor:",
-    ).values_list("value", flat=True):
-        groups.append(client_group(conversation.inbox_id, "v" + value.split(":", 1)[1]))
-    return groups
 
 
 @transaction.atomic
@@ -246,9 +233,15 @@ def on_telegram_callback(
 
     with translation.override(getattr(customer, "language", "") or settings.LANGUAGE_CODE):
         text = _("Thank you! You rated us %(n)d of 5.") % {"n": survey.rating}
-    try:
-        TelegramClient(inbox.bot_token).call(
-            "editMessageText", {"chat_id": chat_id, "message_id": message_id, "text": text}
-        )
-    except TelegramError as problem:
-        log.info("CSAT thank-you not shown: %s", problem)
+
+    def thank() -> None:
+        try:
+            TelegramClient(inbox.bot_token).call(
+                "editMessageText", {"chat_id": chat_id, "message_id": message_id, "text": text}
+            )
+        except TelegramError as problem:
+            log.info("CSAT thank-you not shown: %s", problem)
+
+    # The receiver runs inside the update's transaction (the rating is stored with it): thank
+    # the customer only once that has committed, and make no network call under its lock.
+    transaction.on_commit(thank)

@@ -390,7 +390,9 @@ class Calls(Dataset):
         model = call_source.call_model()
         if model is None:
             return None
-        qs = _period(model.objects.all(), "started_at", query)
+        from telephony.selectors import visible_calls  # the call gate: a role's scope holds
+
+        qs = _period(visible_calls(user), "started_at", query)
         names = {f.name for f in model._meta.get_fields()}
         if query.team_ids is not None and "team" in names:
             qs = qs.filter(team_id__in=query.team_ids)

@@ -456,11 +456,13 @@ def presence_sample(*, now: datetime | None = None) -> int:
     hour = hour_floor(minute)
     online = OperatorProfile.objects.filter(
         presence=OperatorProfile.Presence.ONLINE, user__is_active=True
-    ).values_list("user_id", "capacity", "load", "busy_load")
+    ).values_list("user_id", "capacity", "load")
     n = 0
     with transaction.atomic():
-        for user_id, capacity, load, busy in online:
-            used = min(load + busy, capacity) * 60
+        for user_id, capacity, load in online:
+            # `load` already includes a call's weight (`busy_load` is the part of it that is
+            # not conversations): counting both would overstate occupancy.
+            used = min(load, capacity) * 60
             updated = HourlyPresence.objects.filter(hour=hour, operator_id=user_id).update(
                 online_seconds=F("online_seconds") + 60,
                 slot_seconds=F("slot_seconds") + capacity * 60,

@@ -289,3 +289,21 @@ def test_dates_are_days_in_the_viewers_time_zone() -> None:
     assert query.end == datetime(2026, 6, 1, 21, tzinfo=UTC)  # the whole day, inclusive
     assert query.updated_since == datetime(2026, 6, 1, 5, tzinfo=UTC)
     assert (query.team_ids, query.channels, query.operator_ids) == (None, None, None)
+
+
+def test_the_calls_report_follows_the_call_scope(admin_user, operator, outsider) -> None:
+    """A role that does not see every call gets only the calls it took (telephony's gate)."""
+    from tests.analytics.test_rollups import make_call
+
+    at = datetime(2026, 6, 1, 10, tzinfo=UTC)
+    mine = make_call(operator=operator, started_at=at, state="completed", caller="+79990000001")
+    make_call(operator=outsider, started_at=at, state="completed", caller="+79990000002")
+    agent = factories.make_user(
+        username="agent",
+        role=factories.make_role(scope=Role.Scope.ASSIGNED, can_export_reports=True),
+    )
+    assert {r["id"] for r in api_rows(as_user(admin_user), "calls")} >= {mine.pk}
+    assert api_rows(as_user(agent), "calls") == []
+    mine.operator = agent
+    mine.save(update_fields=["operator"])
+    assert [r["id"] for r in api_rows(as_user(agent), "calls")] == [mine.pk]

@@ -8,7 +8,6 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import OperatorProfile, Role
 from accounts.services import role_archive
@@ -238,7 +237,19 @@ def test_presence_is_sampled_once_a_minute_for_occupancy(operator, support_inbox
     assert row.online_hours == pytest.approx(120 / 3600)
     capacity = OperatorProfile.objects.get(user=operator).capacity
     assert row.occupancy == pytest.approx(1 / capacity)
-    assert timezone.now()  # the clock is back
+
+
+def test_a_call_counts_once_in_occupancy(operator, support_inbox) -> None:
+    from accounts.services import operator_busy_set, presence_set
+
+    with clock(utc(9, 9, 0, 10)):
+        presence_set(user=operator, presence="online")
+        factories.make_conversation(inbox=support_inbox, assignee=operator)
+        operator_busy_set(user_id=operator.pk, weight=2)  # a call on top of one chat
+        assert rollups.presence_sample() == 1
+    row = next(r for r in selectors.operator_table(everything()) if r.operator_id == operator.pk)
+    capacity = OperatorProfile.objects.get(user=operator).capacity
+    assert row.occupancy == pytest.approx(3 / capacity)  # load 3 (1 chat + the call), not 5
 
 
 def test_the_dashboard_figures_read_roll_ups_in_a_fixed_number_of_queries(

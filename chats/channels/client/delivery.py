@@ -38,16 +38,20 @@ def client_group(inbox_id: int, subject: str) -> str:
 
 
 def client_groups(message: Message) -> list[str]:
-    """Every client socket of the conversation's customer in this inbox: as the customer, and
-    as each anonymous visitor id they had before identifying."""
-    customer_id = message.conversation.customer_id
-    groups = [client_group(message.inbox_id, f"c{customer_id}")]
+    """Every client socket of the conversation's customer in this inbox."""
+    return customer_client_groups(message.inbox_id, message.conversation.customer_id)
+
+
+def customer_client_groups(inbox_id: int, customer_id: int) -> list[str]:
+    """Every client socket of a customer in an inbox: as the customer, and as each anonymous
+    visitor id they had before identifying."""
+    groups = [client_group(inbox_id, f"c{customer_id}")]
     # Only visitor ids never claimed by an identify: once claimed (`claimed:<id>`), the old
     # visitor token no longer speaks for this customer and its socket hears nothing more.
     for value in Identity.objects.filter(
         customer_id=customer_id, kind=Identity.Kind.WIDGET, value__startswith="visitor:"
     ).values_list("value", flat=True):
-        groups.append(client_group(message.inbox_id, "v" + value.split(":", 1)[1]))
+        groups.append(client_group(inbox_id, "v" + value.split(":", 1)[1]))
     return groups
 
 
