@@ -118,9 +118,10 @@ class CallEventInline(_ReadOnlyInline):
 
 @admin.register(Call)
 class CallAdmin(CapabilityModelAdmin):
-    """Calls are the PBX's record: read-only here, built by the listener."""
+    """Calls are the PBX's record: read-only here, built by the listener. They carry callers'
+    numbers and raw AMI fields: only for roles that may see customers' personal data."""
 
-    view_capability = Capability.USE_ADMIN
+    view_capability = Capability.VIEW_CUSTOMER_PII
     list_display = (
         "started_at",
         "direction",

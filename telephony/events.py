@@ -10,6 +10,7 @@ from typing import TypedDict
 
 from django.urls import reverse
 
+from customers.selectors import mask_value
 from telephony.models import Call
 
 
@@ -32,12 +33,15 @@ class CallChanged(TypedDict):
     state: str
 
 
-def call_ringing(call: Call) -> CallRinging:
+def call_ringing(call: Call, *, show_pii: bool) -> CallRinging:
+    """The screen-pop for one operator: the caller's number in full only for a role that may
+    see customers' personal data (masked as on the customer card otherwise)."""
     customer = call.customer
+    number = call.caller or call.caller_raw
     return {
         "type": "call.ringing",
         "call_id": call.pk,
-        "caller": call.caller or call.caller_raw,
+        "caller": number if show_pii or not number else mask_value(number),
         "caller_name": call.caller_name,
         "customer_id": customer.pk if customer else None,
         "customer_name": customer.name if customer else "",

@@ -23,7 +23,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import OperatorProfile
+from accounts.access import Capability, has_capability
+from accounts.models import OperatorProfile, User
 from accounts.services import operator_busy_set
 from chats.models import Conversation, Inbox
 from customers.models import Identity
@@ -274,7 +275,9 @@ def _ring(ctx: _Ctx, operator_id: int | None) -> None:
         call=call, operator_id=operator_id, defaults={"offered_at": ctx.at}
     )
     if created:
-        _publish_to(operator_id, events.call_ringing(call))
+        operator = User.objects.filter(pk=operator_id).first()
+        show_pii = has_capability(operator, Capability.VIEW_CUSTOMER_PII)
+        _publish_to(operator_id, events.call_ringing(call, show_pii=show_pii))
 
 
 def _stop_ringing(

@@ -19,10 +19,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.access import Capability, has_capability
 from chats.forms import form_errors
 from chats.services.conversations import ActionRefused
 from chats.views.presenters import contact_stats, is_htmx
-from customers.selectors import customer_card
+from customers.selectors import customer_card, mask_value
 from telephony import selectors, services
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,10 @@ class DialForm(forms.Form):
 
 
 def _card_context(request: HttpRequest, call: object, **extra: object) -> dict:
-    context: dict = {"call": call, "errors": [], "notice": ""}
+    number = call.caller or call.caller_raw  # type: ignore[attr-defined]
+    if number and not has_capability(request.user, Capability.VIEW_CUSTOMER_PII):
+        number = mask_value(number)  # as on the customer card
+    context: dict = {"call": call, "caller_shown": number, "errors": [], "notice": ""}
     customer = call.customer  # type: ignore[attr-defined]
     if customer is not None:
         context.update(
