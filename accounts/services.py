@@ -279,9 +279,10 @@ def operator_profile_save(
     if skills is not None:
         profile.skills.set(list(skills))
     capacity_before = previous.capacity if previous is not None else 0
-    if capacity_refresh([profile.user_id]).get(profile.user_id, 0) > capacity_before:
-        _announce_available([profile.user_id])
     after = _access_snapshot(profile, profile.user)
+    joined = before is not None and set(after["teams"]) - set(before["teams"])
+    if capacity_refresh([profile.user_id]).get(profile.user_id, 0) > capacity_before or joined:
+        _announce_available([profile.user_id])  # more room, or new queues to serve
     if before is not None:
         before["is_active"] = after["is_active"]  # activation is audited by user_save
     if before != after:
@@ -351,10 +352,12 @@ def profile_update_preferences(*, profile: OperatorProfile, **preferences: Any) 
     return profile
 
 
+# Presence is the operator's own (`presence_set`, the heartbeat): an admin's edit of the profile
+# must not write back the presence it loaded when the form opened.
 _PROFILE_EDITABLE = [
     f.name
     for f in OperatorProfile._meta.concrete_fields
-    if f.editable and not f.primary_key and f.name != "user"
+    if f.editable and not f.primary_key and f.name not in {"user", "presence", "last_seen_at"}
 ]
 
 

@@ -152,3 +152,29 @@ def test_an_operator_sets_presence_from_the_header_and_the_api(client, operator)
     assert api_bad.status_code == 400 and "presence" in api_bad.json()
     me = client.get(reverse("api-me")).json()
     assert (me["presence"], me["load"], me["capacity"]) == ("away", 0, 50)
+
+
+def test_an_admin_editing_a_profile_does_not_write_back_a_stale_presence(operator):
+    from accounts.services import operator_profile_save
+
+    stale = OperatorProfile.objects.get(user=operator)  # the admin's form loads: offline
+    presence_set(user=operator, presence="online")  # meanwhile she starts her shift
+    stale.max_concurrent_conversations = 7
+    operator_profile_save(profile=stale, teams=stale.teams.all(), actor=None)
+
+    assert (profile(operator).presence, profile(operator).capacity) == ("online", 7)
+
+
+def test_joining_a_team_serves_its_queue(operator, support, delivery, delivery_inbox, triggers):
+    from accounts.services import operator_profile_save
+
+    with triggers():
+        waiting = factories.make_conversation(inbox=delivery_inbox)
+        presence_set(user=operator, presence="online")
+    assert Conversation.objects.get(pk=waiting.pk).assignee is None  # not her team yet
+
+    with triggers():
+        joined = OperatorProfile.objects.get(user=operator)
+        operator_profile_save(profile=joined, teams=[support, delivery], actor=None)
+
+    assert Conversation.objects.get(pk=waiting.pk).assignee == operator
