@@ -100,10 +100,19 @@ def test_an_update_whose_processing_crashes_is_kept_and_the_sweep_processes_it(
 
 
 def test_the_sweep_leaves_fresh_and_processed_updates_alone(bot_api, telegram_inbox) -> None:
-    webhook(Client(), telegram_inbox, update(text="Привет"))
-    TelegramUpdate.objects.create(inbox=telegram_inbox, update_id=1, payload=update(text="x"))
+    from datetime import timedelta
 
-    assert sweep_telegram_updates() == 0
+    from django.utils import timezone
+
+    webhook(Client(), telegram_inbox, update(text="Привет"))  # processed, now made old
+    TelegramUpdate.objects.filter(processed_at__isnull=False).update(
+        received_at=timezone.now() - timedelta(minutes=30)
+    )
+    TelegramUpdate.objects.create(inbox=telegram_inbox, update_id=1, payload=update(text="x"))
+    messages = Message.objects.count()
+
+    assert sweep_telegram_updates() == 0  # the fresh one waits, the processed one is done
+    assert Message.objects.count() == messages
 
 
 # --- 3: a reply is never left "queued" without a word ---------------------------------------

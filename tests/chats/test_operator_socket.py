@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -178,15 +177,13 @@ def test_an_operator_removed_from_a_team_stops_hearing_it_within_two_seconds(
         await socket.receive_json_from(timeout=10)
 
         @database_sync_to_async
-        def remove_from_all_teams() -> float:
+        def remove_from_all_teams() -> None:
             profile = OperatorProfile.objects.get(user=operator)
             account_services.operator_profile_save(profile=profile, teams=[], actor=super_admin)
-            return time.monotonic()
 
-        committed = await remove_from_all_teams()
-        notice = await socket.receive_json_from(timeout=2)
+        await remove_from_all_teams()
+        notice = await socket.receive_json_from(timeout=2)  # within two seconds, or it fails
         assert notice["type"] == "access.changed"
-        assert time.monotonic() - committed < 2
 
         await receive(conversation, "no longer yours")
         assert await socket.receive_nothing(timeout=0.5)
