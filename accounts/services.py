@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from accounts import access
 from accounts.models import AccessAuditEntry, OperatorProfile, Role, Skill, Team, User
+from smartdesk.oncommit import after_commit
 from smartdesk.realtime import ADMINS_GROUP, publish, user_group
 
 # Sent on commit with `user_ids` when operators may take more work than before (came online,
@@ -32,7 +33,9 @@ operators_available = Signal()
 def _announce_available(user_ids: Iterable[int]) -> None:
     ids = sorted(set(user_ids))
     if ids:
-        transaction.on_commit(lambda: operators_available.send(sender=None, user_ids=ids))
+        after_commit(
+            operators_available.send, sender=None, user_ids=ids, name="operators-available"
+        )
 
 
 def _access_changed(user_ids: Iterable[int]) -> None:

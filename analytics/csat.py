@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from analytics.models import CsatResponse
 from chats.models import Conversation, Inbox, TelegramChat
+from smartdesk.oncommit import after_commit
 from smartdesk.realtime import send_now
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def _deliver(survey: CsatResponse, conversation: Conversation) -> str:
 
         payload = {"type": "csat.request", "survey": survey_data(survey)}
         groups = customer_client_groups(conversation.inbox_id, conversation.customer_id)
-        transaction.on_commit(lambda: send_now(payload, groups))
+        after_commit(send_now, payload, groups, name="client-live-send")
         return "client: offered"
     return "not supported by this channel"
 
@@ -197,7 +198,7 @@ def on_conversation_closed(sender: Any, id: int, **kwargs: Any) -> None:
     """After the close committed: queue the survey (a task: it may call the Bot API)."""
     from analytics.tasks import request_csat
 
-    request_csat.delay(id)
+    after_commit(request_csat.delay, id, name="request-csat")
 
 
 def on_telegram_callback(
@@ -244,4 +245,4 @@ def on_telegram_callback(
 
     # The receiver runs inside the update's transaction (the rating is stored with it): thank
     # the customer only once that has committed, and make no network call under its lock.
-    transaction.on_commit(thank)
+    after_commit(thank, name="csat-thanks")

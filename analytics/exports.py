@@ -33,6 +33,7 @@ from analytics.selectors import Filters, operator_table, stat_scope
 from chats.models import ConversationEvent, Message
 from chats.selectors import visible_conversations
 from customers.models import Identity
+from smartdesk.oncommit import after_commit
 
 BATCH = 10_000
 FORMATS = ("csv", "xlsx", "parquet")
@@ -669,7 +670,6 @@ def filename(dataset: str, fmt: str, now: datetime | None = None) -> str:
 
 def export_job_create(*, user: Any, dataset: str, fmt: str, query: Query) -> ExportJob:
     """Queue an export; the task starts after commit."""
-    from django.db import transaction
 
     from analytics.tasks import run_export
 
@@ -680,7 +680,7 @@ def export_job_create(*, user: Any, dataset: str, fmt: str, query: Query) -> Exp
         filters=query.as_json(),
         with_pii=may_see_pii(user),
     )
-    transaction.on_commit(lambda: run_export.delay(job.pk))
+    after_commit(run_export.delay, job.pk, name="run-export")
     return job
 
 

@@ -2,45 +2,11 @@
 
 from __future__ import annotations
 
-import random
-from typing import Any
-
 from celery import shared_task
 
-from chats.adapters import RetryLater, TransientDeliveryError
-from chats.services import conversations, messages
-
-DELIVERY_MAX_RETRIES = 8
-DELIVERY_BACKOFF_MAX = 300
-
-
-@shared_task(bind=True, max_retries=DELIVERY_MAX_RETRIES, acks_late=True)
-def deliver_message(self: Any, message_id: int) -> str:
-    """Deliver one reply. A 429 is retried after the `retry_after` the channel asked for,
-    other transient errors with exponential backoff and jitter; when the retries are spent
-    the message is marked failed, visibly. Run eagerly (the embedded product, no broker),
-    the retries happen at once, in a loop: there is no queue to wait in."""
-    tries = self.request.retries
-    while True:
-        try:
-            return messages.message_deliver(message_id=message_id)
-        except RetryLater as problem:
-            error: TransientDeliveryError = problem
-            countdown = max(1.0, problem.seconds)
-        except TransientDeliveryError as problem:
-            error = problem
-            countdown = min(DELIVERY_BACKOFF_MAX, 2 ** (tries + 1))
-            countdown = countdown / 2 + random.uniform(0, countdown / 2)  # noqa: S311 - jitter
-        if tries >= self.max_retries:
-            return messages.message_delivery_give_up(message_id=message_id, reason=str(error))
-        if self.request.is_eager:
-            tries += 1
-            continue
-        raise self.retry(exc=error, countdown=countdown)
-
-
 # The channel tasks (Telegram updates, app push webhooks) register with the worker here.
-from chats.channels import tasks as _channel_tasks  # noqa: E402, F401
+from chats.channels import tasks as _channel_tasks  # noqa: F401
+from chats.services import conversations
 
 
 @shared_task

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer, CustomerMerge, Identity
 from customers.services import customer_identify, identity_normalise
+from smartdesk.oncommit import after_commit
 
 # Sent after a merge or an undo commits: `merge` (a CustomerMerge), `undone` (bool), and
 # `conversation_ids`-like consumers read `merge.moved`. Receivers in other apps publish their
@@ -114,8 +115,12 @@ def customer_merge(
     merge = CustomerMerge.objects.create(
         source=source, target=target, moved=moved, fields=copied, reason=reason[:200], actor=actor
     )
-    transaction.on_commit(
-        lambda: customers_merged.send(sender=CustomerMerge, merge=merge, undone=False)
+    after_commit(
+        customers_merged.send,
+        sender=CustomerMerge,
+        merge=merge,
+        undone=False,
+        name="customers-merged",
     )
     return merge
 
@@ -211,8 +216,12 @@ def customer_unmerge(*, merge: CustomerMerge, actor: Any = None) -> CustomerMerg
     merge.undone_at = timezone.now()
     merge.undone_by = actor
     merge.save(update_fields=["undone_at", "undone_by"])
-    transaction.on_commit(
-        lambda: customers_merged.send(sender=CustomerMerge, merge=merge, undone=True)
+    after_commit(
+        customers_merged.send,
+        sender=CustomerMerge,
+        merge=merge,
+        undone=True,
+        name="customers-merged",
     )
     return merge
 

@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartdesk.settings")
 
@@ -31,14 +32,15 @@ app.conf.beat_schedule = {
         "schedule": timedelta(seconds=30),
     },
     # Channels (docs/channels.md): Telegram updates stored but never processed are queued
-    # again; replies stuck in "queued" past every retry are marked failed, visibly.
+    # again; the delivery outbox queues again every reply whose task was lost (a worker
+    # killed, a broker restarted empty) or whose claim ran out, within a minute.
     "sweep-telegram-updates": {
         "task": "chats.channels.tasks.sweep_telegram_updates",
         "schedule": timedelta(minutes=1),
     },
     "sweep-stuck-deliveries": {
         "task": "chats.channels.tasks.sweep_stuck_deliveries",
-        "schedule": timedelta(minutes=5),
+        "schedule": timedelta(seconds=settings.DELIVERY_SWEEP_SECONDS),
     },
     "prune-live-events": {
         "task": "chats.tasks.prune_live_events",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import datetime
 from typing import Any
 
 from celery import shared_task
+
+from smartdesk.oncommit import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +60,46 @@ def sweep_telegram_updates() -> int:
     return len(stale)
 
 
+@shared_task(bind=True, acks_late=True)
+def deliver_reply(self: Any, message_id: int, token: str | None = None) -> str:
+    """Deliver one reply (`message_deliver`: claimed first, so copies of this task from a
+    broker redelivery and from the sweep never send it twice). A transient failure is
+    retried after the wait the service recorded, carrying the reservation it was given as
+    `token`; the service counts the tries and fails the reply when they are spent. A wait
+    longer than the backoff cap (a long 429) is not kept in the broker: the sweep brings the
+    reply back when it is due. Run eagerly (no broker), the retries happen at once."""
+    from chats.services.messages import DELIVERY_BACKOFF_MAX, DeliveryPostponed, message_deliver
+
+    due = datetime.fromisoformat(token) if token else None
+    while True:
+        try:
+            return message_deliver(message_id=message_id, token=due)
+        except DeliveryPostponed as later:
+            if self.request.is_eager:
+                due = later.due  # no queue to wait in: try again now
+                continue
+            if later.seconds > DELIVERY_BACKOFF_MAX:
+                return "queued"
+            raise self.retry(
+                exc=later,
+                countdown=later.seconds,
+                args=[message_id],
+                kwargs={"token": later.due.isoformat()},
+                max_retries=None,
+            ) from later
+
+
 @shared_task
 def sweep_stuck_deliveries() -> int:
-    """Beat: a reply still queued long after its retries is marked failed, visibly."""
-    from chats.services.messages import message_delivery_sweep_stuck
+    """Beat, every DELIVERY_SWEEP_SECONDS: queue again each reply whose task was lost or
+    whose claim ran out (`message_delivery_due`). Each enqueue is isolated: a broker
+    refusing one does not stop the others (they stay due for the next sweep)."""
+    from chats.services.messages import message_delivery_due
 
-    return message_delivery_sweep_stuck()
+    due = message_delivery_due()
+    for message_id in due:
+        after_commit(deliver_reply.delay, message_id, name="deliver-reply")
+    return len(due)
 
 
 @shared_task(bind=True, max_retries=PUSH_MAX_RETRIES, acks_late=True)

@@ -19,6 +19,7 @@ from chats.services import distribution
 from chats.services.distribution import FIELDS as DISTRIBUTION_FIELDS
 from chats.signals import conversation_closed
 from smartdesk.api_errors import Refused
+from smartdesk.oncommit import after_commit
 
 Status = Conversation.Status
 EventType = ConversationEvent.Type
@@ -359,7 +360,7 @@ def conversation_close(*, conversation: Conversation, actor: Any) -> Conversatio
     )
     _record(locked, EventType.CLOSED, actor)
     publish_conversation_changed(locked, change=EventType.CLOSED)
-    transaction.on_commit(lambda pk=locked.pk: conversation_closed.send(Conversation, id=pk))
+    after_commit(conversation_closed.send, Conversation, id=locked.pk, name="conversation-closed")
     return locked
 
 

@@ -38,6 +38,7 @@ from chats.events import publish_conversation_changed
 from chats.models import Conversation, ConversationEvent
 from chats.selectors import QUEUE_ORDER, is_waiting, waiting_q
 from smartdesk import metrics
+from smartdesk.oncommit import after_commit
 from smartdesk.realtime import ADMINS_GROUP, publish, user_group
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ def settle(
     if conversation.assignee_id is not None and conversation.assignee_id != before.assignee_id:
         conversation.assigned_at = now
         queued_at = conversation.queued_at
-        transaction.on_commit(lambda: metrics.record_assignment(mode, queued_at, now))
+        after_commit(metrics.record_assignment, mode, queued_at, now, name="assignment-metric")
     elif conversation.assignee_id is None:
         conversation.assigned_at = None
     waiting = is_waiting(conversation)
@@ -217,7 +218,9 @@ def request_assignment(conversation_id: int, *, exclude_user_id: int | None = No
     """Ask for this conversation to be placed, after the current transaction commits."""
     from chats.tasks import assign_conversation
 
-    transaction.on_commit(lambda: assign_conversation.delay(conversation_id, exclude_user_id))
+    after_commit(
+        assign_conversation.delay, conversation_id, exclude_user_id, name="assign-conversation"
+    )
 
 
 def request_fill(user_ids: Iterable[int]) -> None:
@@ -225,7 +228,7 @@ def request_fill(user_ids: Iterable[int]) -> None:
     from chats.tasks import fill_operator
 
     for user_id in sorted(set(user_ids)):
-        transaction.on_commit(lambda user_id=user_id: fill_operator.delay(user_id))
+        after_commit(fill_operator.delay, user_id, name="fill-operator")
 
 
 def on_operators_available(sender: Any, user_ids: list[int], **kwargs: Any) -> None:
@@ -234,7 +237,7 @@ def on_operators_available(sender: Any, user_ids: list[int], **kwargs: Any) -> N
     from chats.tasks import fill_operator
 
     for user_id in user_ids:
-        fill_operator.delay(user_id)
+        after_commit(fill_operator.delay, user_id, name="fill-operator")
 
 
 # --- choosing an operator ---------------------------------------------------------------------
@@ -298,10 +301,12 @@ def _place(
             type=EventType.ASSIGNED,
             data={"from_user": before.assignee_id, "to_user": user_id, "auto": True},
         )
-        transaction.on_commit(
-            lambda queued_at=conversation.queued_at: metrics.record_assignment(
-                "auto", queued_at, now
-            )
+        after_commit(
+            metrics.record_assignment,
+            "auto",
+            conversation.queued_at,
+            now,
+            name="assignment-metric",
         )
         publish_conversation_changed(conversation, change=EventType.ASSIGNED)
         return user_id

@@ -52,6 +52,10 @@ class FakeBotApi:
         self.files: dict[str, bytes] = {}
         self.next_message_id = 1000
         self.lock = threading.Lock()
+        # Cleared, every call is held (recorded, not answered) until it is set again: a
+        # delivery caught in flight.
+        self.open = threading.Event()
+        self.open.set()
         self.server: ThreadingHTTPServer | None = None
 
     @property
@@ -70,6 +74,13 @@ class FakeBotApi:
         with self.lock:
             if self.scripts[method]:
                 return self.scripts[method].popleft()
+            if method == "sendMessage" and len(str(params.get("text", ""))) > 4096:
+                # As the real Bot API answers a text over its limit.
+                return 400, {
+                    "ok": False,
+                    "error_code": 400,
+                    "description": "Bad Request: message is too long",
+                }
             if method in ("sendMessage", "sendPhoto", "sendDocument"):
                 self.next_message_id += 1
                 chat = {"id": int(params.get("chat_id", 0)), "type": "private"}
@@ -117,6 +128,7 @@ class FakeBotApi:
                     params = json.loads(body or b"{}")
                 with fake.lock:
                     fake.calls.append(Call(method, params, files, time.monotonic()))
+                fake.open.wait(30)
                 status, answer = fake._answer(method, params)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
@@ -131,6 +143,7 @@ class FakeBotApi:
         try:
             yield self
         finally:
+            self.open.set()  # release any call a failed test left held
             self.server.shutdown()
             self.server.server_close()
             thread.join(5)

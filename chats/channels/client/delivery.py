@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from chats.models import DeliveryAttempt, Inbox, Message
 from customers.models import Identity
+from smartdesk.oncommit import after_commit
 from smartdesk.realtime import send_now
 
 SIGNATURE_HEADER = "X-Smartdesk-Signature"
@@ -90,11 +90,11 @@ def client_notify(message: Message) -> None:
     """After commit: ring the customer's client sockets with the reply; queue the app push."""
     payload = {"type": "message", "message": client_message_data(message)}
     groups = client_groups(message)
-    transaction.on_commit(lambda: send_now(payload, groups))
+    after_commit(send_now, payload, groups, name="client-live-send")
     if message.inbox.kind == Inbox.Kind.MOBILE and message.inbox.push_url:
         from chats.channels.tasks import deliver_push
 
-        transaction.on_commit(lambda: deliver_push.delay(message.pk))
+        after_commit(deliver_push.delay, message.pk, name="deliver-push")
 
 
 def push_signature(secret: str, timestamp: int, body: bytes) -> str:

@@ -14,7 +14,9 @@ with the part of the reply it was for, so a retry resumes at the first part not 
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,9 @@ from customers.identities import identity_set_reachable
 from customers.models import Identity
 
 CAPTION_LIMIT = 1024
+# sendMessage takes 1-4096 characters of text; counted in UTF-16 code units here (see
+# `utf16_len`), which is never less than Telegram's count, whichever it uses.
+TEXT_LIMIT = 4096
 
 
 class TelegramAdapter(ChannelAdapter):
@@ -60,12 +65,20 @@ class TelegramAdapter(ChannelAdapter):
                 part__isnull=False,
             ).values_list("part", "external_id")
         )
+        from chats.services.messages import message_delivery_keep_claim
+
         client = TelegramClient(inbox.bot_token)
         external_id: str | None = None
+        first = True
         for index, part in enumerate(parts):
             if index in done:
                 external_id = done[index] or external_id
                 continue
+            if not first:
+                # Each part renews the claim: a long reply never outlives it, and a task that
+                # lost it (it ran out, another took over) stops before sending more.
+                message_delivery_keep_claim()
+            first = False
             external_id = _send_part(client, chat, message, index, part)
         return external_id
 
@@ -121,13 +134,14 @@ class Part:
 
 
 def _parts(message: Message) -> list[Part]:
-    """The reply as Telegram messages: the text, then each file (the text as the caption of
-    the first when it fits)."""
+    """The reply as Telegram messages: the text (split when longer than Telegram takes,
+    see `split_text`), then each file (the text as the caption of the first when it fits).
+    The same reply always gives the same parts, so a part's index names it across retries."""
     files = [a for a in message.attachments or [] if isinstance(a, dict)]
     text = message.body
     parts: list[Part] = []
-    if text and (not files or len(text) > CAPTION_LIMIT):
-        parts.append(Part("sendMessage", text=text))
+    if text and (not files or utf16_len(text) > CAPTION_LIMIT):
+        parts.extend(Part("sendMessage", text=chunk) for chunk in split_text(text))
         text = ""
     for attachment in files:
         content_type = str(attachment.get("content_type") or "")
@@ -135,6 +149,65 @@ def _parts(message: Message) -> list[Part]:
         parts.append(Part(method, text=text, attachment=attachment))
         text = ""
     return parts
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit Telegram measures text in (an emoji outside
+    the Basic Multilingual Plane counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+# Where a long text may be cut, best first: between paragraphs, between lines, after a
+# sentence (its closing quotes or brackets kept), between words. A cut is an index into the
+# text; the whitespace around it is dropped.
+_CUTS = (
+    (re.compile(r"\n[ \t]*\n"), "start"),
+    (re.compile(r"\n"), "start"),
+    (re.compile(r"[.!?…]+[\"'»”)\]]*(?=\s)"), "end"),
+    (re.compile(r"\s"), "start"),
+)
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """`text` as Telegram messages of at most `limit` UTF-16 code units each, in order: each
+    cut at the last paragraph break that fits, else the last line break, else the end of the
+    last sentence, else the last space; inside a word only when one word alone is longer
+    than the limit (and then never inside a character or before a combining mark)."""
+    parts: list[str] = []
+    rest = text.strip()
+    while rest:
+        fits = _prefix_within(rest, limit)
+        if fits == len(rest):
+            parts.append(rest)
+            break
+        cut = _best_cut(rest, fits)
+        head, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
+        parts.append(head)
+    return parts
+
+
+def _prefix_within(text: str, limit: int) -> int:
+    """How many characters from the start of `text` fit in `limit` UTF-16 code units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+def _best_cut(text: str, fits: int) -> int:
+    # One character past the window: a space right after it is a word boundary that fits.
+    window = text[: fits + 1]
+    for pattern, side in _CUTS:
+        cuts = [m.start() if side == "start" else m.end() for m in pattern.finditer(window)]
+        cuts = [cut for cut in cuts if 0 < cut <= fits and text[:cut].strip()]
+        if cuts:
+            return cuts[-1]
+    cut = fits
+    while cut > 1 and (unicodedata.combining(text[cut]) or text[cut] in "\u200d\ufe0f"):
+        cut -= 1  # keep an accent or an emoji sequence with its base character
+    return max(cut, 1)
 
 
 def _call(client: TelegramClient, chat_id: int, part: Part) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from chats.services import messages as message_services
 from customers.identities import customer_link_verified, identity_set_reachable
 from customers.models import Customer, Identity
 from customers.services import customer_identify
+from smartdesk.oncommit import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def telegram_update_accept(*, inbox: Inbox, payload: dict[str, Any]) -> bool:
             row = TelegramUpdate.objects.create(
                 inbox=inbox, update_id=update.update_id, payload=payload
             )
-            transaction.on_commit(lambda: _enqueue(row.pk))
+            after_commit(_enqueue, row.pk, name="telegram-update")
     except IntegrityError:
         return False
     return True
