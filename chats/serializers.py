@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from accounts.api import TeamRefSerializer
 from accounts.models import Team, User
+from chats.channels.downloads import attachment_api_url
 from chats.models import Conversation, Inbox, Message
 from chats.selectors import customer_identities, effective_status
 from chats.snooze import PRESETS
@@ -172,7 +173,11 @@ class MessageSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Message.Kind.choices, read_only=True)
     author = UserRefSerializer(read_only=True, allow_null=True)
     body = serializers.CharField(read_only=True)
-    attachments = StoredAttachmentSerializer(many=True, read_only=True)
+    attachments = serializers.SerializerMethodField(
+        help_text="Files of the message. `url` of a file Smartdesk stores opens with the same "
+        "authentication as this API (session, or `Authorization: Token …`), for whoever may "
+        "see the conversation."
+    )
     delivery_status = serializers.ChoiceField(
         choices=Message.Delivery.choices, read_only=True, help_text="Replies only; empty otherwise."
     )
@@ -180,6 +185,19 @@ class MessageSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     deleted_at = serializers.DateTimeField(required=False, allow_null=True)
     deleted_by = UserRefSerializer(required=False, allow_null=True)
+
+    @extend_schema_field(StoredAttachmentSerializer(many=True))
+    def get_attachments(self, message: Message) -> list[dict[str, Any]]:
+        # A stored file's own `url` (MEDIA_URL) is never served: link the gated download.
+        found = []
+        for index, item in enumerate(message.attachments or []):
+            if not isinstance(item, dict):
+                continue
+            data = StoredAttachmentSerializer(item).data
+            if item.get("path"):
+                data["url"] = attachment_api_url(message, index)
+            found.append(data)
+        return found
 
     def to_representation(self, instance: Message) -> dict[str, Any]:
         data = super().to_representation(instance)

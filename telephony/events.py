@@ -52,5 +52,17 @@ def call_ringing(call: Call, *, show_pii: bool) -> CallRinging:
     }
 
 
+class CallFailed(TypedDict):
+    type: str  # "call.failed"
+    call_id: int
+    state: str  # "failed"
+    reason: str  # a `services.FailReason`: the page words it in the operator's language
+
+
+def call_failed(call: Call, *, reason: str) -> CallFailed:
+    """A click-to-call the PBX could not place, for the operator who asked for it."""
+    return {"type": "call.failed", "call_id": call.pk, "state": call.state, "reason": reason}
+
+
 def call_changed(call: Call, type: str) -> CallChanged:
     return {"type": type, "call_id": call.pk, "state": call.state}

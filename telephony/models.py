@@ -54,12 +54,15 @@ class Call(models.Model):
         ABANDONED = "abandoned", _("abandoned")
         COMPLETED = "completed", _("completed")
         MISSED = "missed", _("missed")
+        # A click-to-call the PBX could not place (OriginateResponse "Failure"): the
+        # operator's own phone was busy, did not answer or could not be reached.
+        FAILED = "failed", _("failed")
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", _("inbound")
         OUTBOUND = "outbound", _("outbound")
 
-    FINAL_STATES = (State.ABANDONED, State.COMPLETED, State.MISSED)
+    FINAL_STATES = (State.ABANDONED, State.COMPLETED, State.MISSED, State.FAILED)
 
     pbx = models.ForeignKey(Pbx, on_delete=models.PROTECT, related_name="calls")
     # Linkedid: the Uniqueid of the oldest channel, shared by every leg; the call's id.
@@ -145,7 +148,15 @@ class Call(models.Model):
             models.UniqueConstraint(fields=["pbx", "linkedid"], name="call_unique_linkedid"),
             models.CheckConstraint(
                 condition=models.Q(
-                    state__in=["ringing", "queued", "answered", "abandoned", "completed", "missed"]
+                    state__in=[
+                        "ringing",
+                        "queued",
+                        "answered",
+                        "abandoned",
+                        "completed",
+                        "missed",
+                        "failed",
+                    ]
                 ),
                 name="call_state_valid",
             ),

@@ -16,7 +16,7 @@ from accounts.access import scope_of
 from accounts.models import Role
 from chats.models import Conversation
 from customers.models import Identity
-from telephony.models import Call, CallOffer, RouteRule
+from telephony.models import Call, CallOffer, Pbx, RouteRule
 from telephony.services import ROUTE_RULES_VERSION_KEY, number_normalise
 
 
@@ -160,3 +160,8 @@ def route_queue(*, caller: str, did: str) -> str:
         queue = route_queue_uncached(caller=e164, did=did_key)
         cache.set(key, queue, settings.TELEPHONY_ROUTE_CACHE_SECONDS)
     return queue
+
+
+def pbx_active_ids() -> list[int]:
+    """The PBXs to listen to, in a stable order."""
+    return list(Pbx.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))

@@ -29,6 +29,7 @@ from accounts.services import operator_busy_set
 from chats.models import Conversation, Inbox
 from customers.models import Identity
 from customers.services import customer_identify, identity_normalise
+from smartdesk.oncommit import after_commit
 from smartdesk.realtime import publish, user_group
 from telephony import events
 from telephony.models import Call, CallEvent, CallOffer, Pbx, RouteRule
@@ -52,6 +53,9 @@ HANDLED_EVENTS = frozenset(
         "Hangup",
     }
 )
+# Raised once per click-to-call when the PBX knows whether the operator's phone answered.
+# It has no Linkedid: it names our Originate by the ActionID we gave it (the call's linkedid).
+ORIGINATE_RESPONSE = "OriginateResponse"
 CHANNEL_STATE_UP = "6"
 _WITHHELD = {"", "<unknown>", "anonymous", "unknown", "restricted", "private"}
 
@@ -168,6 +172,26 @@ def _locked_call(pbx_id: int, linkedid: str, at: datetime) -> tuple[Call, bool]:
         return Call.objects.select_for_update().get(pbx_id=pbx_id, linkedid=linkedid), False
 
 
+def _event_store(call: Call, fields: dict[str, str], received_at: datetime) -> bool:
+    """Keep the raw event; False when this very event is already stored (a replay).
+
+    The call row is locked by the caller: events of one call are applied one at a time, so
+    this check cannot race with an insert of the same event."""
+    uniqueid = fields.get("Uniqueid", "")
+    digest = fingerprint(fields)
+    if CallEvent.objects.filter(call=call, uniqueid=uniqueid, fingerprint=digest).exists():
+        return False
+    CallEvent.objects.create(
+        call=call,
+        name=fields.get("Event", ""),
+        uniqueid=uniqueid,
+        fingerprint=digest,
+        fields=fields,
+        received_at=received_at,
+    )
+    return True
+
+
 @transaction.atomic
 def call_event_apply(
     *, pbx_id: int, fields: dict[str, str], received_at: datetime | None = None
@@ -179,26 +203,16 @@ def call_event_apply(
     call makes its operator busy for chats (`TELEPHONY_CALL_WEIGHT`) until wrap-up ends.
     """
     name = fields.get("Event", "")
+    received_at = received_at or timezone.now()
+    if name == ORIGINATE_RESPONSE:
+        return _originate_response_apply(pbx_id, fields, received_at)
     linkedid = fields.get("Linkedid") or fields.get("Uniqueid") or ""
     if name not in HANDLED_EVENTS or not linkedid:
         return Outcome.IGNORED
-    received_at = received_at or timezone.now()
     at = event_time(fields, received_at)
     call, _created = _locked_call(pbx_id, linkedid, at)
-    uniqueid = fields.get("Uniqueid", "")
-    digest = fingerprint(fields)
-    # The call row is locked: events of one call are applied one at a time, so this check
-    # cannot race with an insert of the same event.
-    if CallEvent.objects.filter(call=call, uniqueid=uniqueid, fingerprint=digest).exists():
+    if not _event_store(call, fields, received_at):
         return Outcome.DUPLICATE
-    CallEvent.objects.create(
-        call=call,
-        name=name,
-        uniqueid=uniqueid,
-        fingerprint=digest,
-        fields=fields,
-        received_at=received_at,
-    )
     ctx = _Ctx(call=call, fields=fields, at=at, changed=set())
     if at < call.started_at:
         ctx.set("started_at", at)
@@ -439,7 +453,7 @@ def _finish(ctx: _Ctx, state: str) -> None:
 
         task.apply_async(args=[call_id], countdown=wrapup)
 
-    transaction.on_commit(later)
+    after_commit(later, name="call-wrapup-release")
 
 
 _HANDLERS = {
@@ -709,12 +723,16 @@ def call_originate(*, actor: Any, customer_id: int) -> Call:
 
         call_originate_send.delay(request.__dict__)
 
-    transaction.on_commit(send)
+    after_commit(send, name="call-originate")
     return call
 
 
 def originate_fields(request: OriginateRequest, *, context: str, user_id: int) -> dict[str, str]:
+    """The AMI Originate of a click-to-call. Its ActionID is the call's linkedid: Asterisk
+    repeats it in the `OriginateResponse` event every listener receives, which is how the
+    listener finds the call when the operator's phone does not answer."""
     return {
+        "ActionID": request.channel_id,
         "Channel": request.channel,
         "Context": context,
         "Exten": request.exten,
@@ -726,20 +744,72 @@ def originate_fields(request: OriginateRequest, *, context: str, user_id: int) -
     }
 
 
-@transaction.atomic
-def call_originate_failed(*, call_id: int, reason: str) -> None:
-    """The PBX refused the click-to-call: the call is missed, and the operator hears why."""
-    call = Call.objects.select_for_update().filter(pk=call_id).first()
-    if call is None or call.is_over:
-        return
-    Call.objects.filter(pk=call_id).update(
-        state=Call.State.MISSED, ended_at=timezone.now(), updated_at=timezone.now()
+class FailReason:
+    """Why a click-to-call failed, as the operator's page words it (`call.failed`'s `reason`)."""
+
+    BUSY = "busy"  # the operator's phone is busy
+    NO_ANSWER = "no_answer"  # it rang and nobody picked it up
+    REJECTED = "rejected"  # it was hung up while ringing
+    UNREACHABLE = "unreachable"  # not registered, or the network is congested
+    PBX = "pbx"  # the PBX could not be reached, or refused the Originate itself
+    FAILED = "failed"  # anything else
+
+
+# OriginateResponse's `Reason` is the last control frame Asterisk read on the operator's
+# channel (AST_CONTROL_* in include/asterisk/frame.h), 0 when the channel was never created.
+_ORIGINATE_REASONS = {
+    "0": FailReason.UNREACHABLE,
+    "1": FailReason.REJECTED,
+    "3": FailReason.NO_ANSWER,
+    "5": FailReason.BUSY,
+    "8": FailReason.UNREACHABLE,
+}
+
+
+def _originate_response_apply(pbx_id: int, fields: dict[str, str], received_at: datetime) -> str:
+    """An `OriginateResponse`: on `Failure`, the click-to-call it names is failed and its
+    operator told. Only a call we originated on this PBX matches (by ActionID), so another
+    AMI client's Originate, or a forged ActionID, cannot touch an ordinary call."""
+    action_id = fields.get("ActionID", "")
+    if not action_id:
+        return Outcome.IGNORED
+    call = (
+        Call.objects.select_for_update()
+        .filter(pbx_id=pbx_id, linkedid=action_id, originated_by__isnull=False)
+        .first()
     )
-    if call.operator_id:
-        _publish_to(
-            call.operator_id,
-            {"type": "call.failed", "call_id": call_id, "state": "missed", "reason": reason[:200]},
-        )
+    if call is None:
+        return Outcome.IGNORED
+    if not _event_store(call, fields, received_at):
+        return Outcome.DUPLICATE
+    if fields.get("Response", "").lower() == "failure":
+        reason = _ORIGINATE_REASONS.get(fields.get("Reason", "").strip(), FailReason.FAILED)
+        _originate_fail(call, reason=reason, at=event_time(fields, received_at))
+    return Outcome.APPLIED
+
+
+def _originate_fail(call: Call, *, reason: str, at: datetime) -> None:
+    """Fail a click-to-call that was never answered. A `Hangup` of the operator's unanswered
+    leg usually comes first and leaves it `missed`; the response then says why."""
+    if call.answered_at is not None or call.state not in (Call.State.RINGING, Call.State.MISSED):
+        return
+    Call.objects.filter(pk=call.pk).update(
+        state=Call.State.FAILED, ended_at=call.ended_at or at, updated_at=timezone.now()
+    )
+    call.state = Call.State.FAILED
+    operator_id = call.originated_by_id or call.operator_id
+    if operator_id:
+        _publish_to(operator_id, events.call_failed(call, reason=reason))
+
+
+@transaction.atomic
+def call_originate_failed(*, call_id: int, reason: str = FailReason.PBX) -> None:
+    """The Originate could not even be sent (the PBX is down, or refused it): the call is
+    failed, and the operator told why (a `FailReason`)."""
+    call = Call.objects.select_for_update().filter(pk=call_id).first()
+    if call is None:
+        return
+    _originate_fail(call, reason=reason, at=timezone.now())
 
 
 # --- routing rules ----------------------------------------------------------------------------
@@ -764,14 +834,14 @@ def route_rule_save(*, rule: RouteRule, actor: Any) -> RouteRule:
         raise ValidationError(_("This rule needs a value."))
     rule.value = rule.value.strip()
     rule.save()
-    transaction.on_commit(route_rules_changed)
+    after_commit(route_rules_changed, name="route-rules-changed")
     return rule
 
 
 @transaction.atomic
 def route_rule_delete(*, rule: RouteRule, actor: Any) -> None:
     rule.delete()
-    transaction.on_commit(route_rules_changed)
+    after_commit(route_rules_changed, name="route-rules-changed")
 
 
 # --- PBXs -------------------------------------------------------------------------------------

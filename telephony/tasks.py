@@ -53,6 +53,6 @@ def call_originate_send(request: dict[str, Any]) -> str:
         )
     except (AmiError, OSError) as error:
         logger.warning("click-to-call %s failed: %s", req.call_id, error)
-        services.call_originate_failed(call_id=req.call_id, reason=str(error))
+        services.call_originate_failed(call_id=req.call_id, reason=services.FailReason.PBX)
         return "failed"
     return "queued"

@@ -5,6 +5,10 @@ whose scope covers the conversation, nobody else's. Who may download:
 
 - an operator (signed in): the message must be one they may see
   (`chats.selectors.message_for`, i.e. `visible_conversations` and the deleted-message rule);
+- a REST API client, with the link the API gave (`?conversation=<id>`): authenticated as the
+  API authenticates (session, or `Authorization: Token …`), through the conversation gate
+  (`chats.selectors.conversation_for`, then the thread's deleted-message rule); without
+  credentials a 401, for a conversation they may not see a 404;
 - the customer: with a link the client API gave them (`?grant=…`, signed, naming the message,
   the file and the customer; `ATTACHMENT_LINK_MAX_AGE_HOURS`), or with their client token in
   `Authorization: Bearer …` (apps).
@@ -22,10 +26,13 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from chats import selectors
 from chats.models import Message
@@ -38,6 +45,12 @@ INLINE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 def attachment_url(message: Message, index: int) -> str:
     """The operator's link to a message's file (access checked when it is opened)."""
     return reverse("attachment-download", args=[message.pk, index])
+
+
+def attachment_api_url(message: Message, index: int) -> str:
+    """The REST API's link: names the conversation, so that opening it goes through the
+    conversation gate with the API's own authentication (a token works, not only a session)."""
+    return f"{attachment_url(message, index)}?conversation={message.conversation_id}"
 
 
 def attachment_client_url(message: Message, index: int, customer_id: int) -> str:
@@ -81,7 +94,43 @@ def _customer_may(request: HttpRequest, message: Message, index: int) -> bool:
     return False
 
 
+class _Unauthenticated(Exception):
+    """An API link opened without valid credentials."""
+
+
+def _api_user(request: HttpRequest) -> Any:
+    """The user the REST API would see for this request (its authentication classes: the
+    session, or `Authorization: Token …`). `_Unauthenticated` for nobody or a bad token."""
+    authenticators = [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+    try:
+        user = Request(request, authenticators=authenticators).user
+    except APIException as error:  # a wrong or revoked token, an inactive user
+        raise _Unauthenticated(str(error.detail)) from error
+    if user is None or not user.is_authenticated:
+        raise _Unauthenticated(_("Authentication credentials were not provided."))
+    return user
+
+
+def _api_message_for(request: HttpRequest, conversation_id: str, message_id: int) -> Message:
+    """The API link: the caller must see the conversation it names (404 otherwise, exactly as
+    the API's own endpoints answer), and the message must be in its thread as they see it."""
+    user = _api_user(request)
+    conversation = selectors.conversation_for(user, conversation_id, include_deleted=True)
+    message = (
+        selectors.thread_messages_queryset(user, conversation)
+        .select_related("conversation", "inbox")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        raise Http404(_("No such file."))
+    return message
+
+
 def _message_for(request: HttpRequest, message_id: int, index: int) -> Message:
+    conversation_id = request.GET.get("conversation")
+    if conversation_id is not None:
+        return _api_message_for(request, conversation_id, message_id)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return selectors.message_for(user, message_id)
@@ -93,7 +142,12 @@ def _message_for(request: HttpRequest, message_id: int, index: int) -> Message:
 
 @require_GET
 def attachment_download(request: HttpRequest, message_id: int, index: int) -> HttpResponse:
-    message = _message_for(request, message_id, index)
+    try:
+        message = _message_for(request, message_id, index)
+    except _Unauthenticated as error:
+        response = JsonResponse({"detail": str(error)}, status=401)
+        response["WWW-Authenticate"] = "Token"
+        return response
     files: list[Any] = message.attachments or []
     item = files[index] if 0 <= index < len(files) else None
     if not isinstance(item, dict) or not item.get("path"):

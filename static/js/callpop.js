@@ -123,14 +123,55 @@
       show(message);
       return;
     }
+    if (message.type === "call.failed") {
+      failed(message);
+      return;
+    }
     if (current === null || message.call_id !== current) return;
     if (message.type === "call.answered") setStatus(t.answered);
     else if (message.type === "call.ended") setStatus(t.ended);
-    else if (message.type === "call.failed") setStatus(t.failed + (message.reason ? ": " + message.reason : ""));
     else if (message.type === "call.stopped") {
       announcer.textContent = t.stopped;
       hide();
     }
+  }
+
+  /* A click-to-call the PBX could not place. The words come from the button that started it
+   * (data-failed-<reason>, translated by the server in the page's language); without that
+   * button on the page any more, the dialog says it. */
+  var dialing = 0; // click-to-call requests not answered yet
+  var early = {}; // call id -> call.failed that beat the dial request's answer
+
+  function failureText(button, reason) {
+    var key = "data-failed-" + String(reason || "").replace(/_/g, "-");
+    return button.getAttribute(key) || button.getAttribute("data-failed") || t.failed;
+  }
+
+  function failed(message) {
+    var button = document.querySelector('.call-dial[data-call-id="' + String(message.call_id) + '"]');
+    if (button) {
+      var result = button.parentNode.querySelector(".call-dial-result");
+      if (result) {
+        result.textContent = failureText(button, message.reason);
+        result.classList.add("call-dial-failed");
+        return;
+      }
+    }
+    if (dialing > 0) {
+      early[message.call_id] = message;
+      return;
+    }
+    ensureDialog();
+    if (!dialog.open) {
+      returnFocus = document.activeElement;
+      dialog.show();
+    }
+    current = message.call_id;
+    document.getElementById("callpop-title").textContent = t.outgoing;
+    document.getElementById("callpop-body").textContent = "";
+    setStatus(t.failed);
+    announcer.textContent = t.failed;
+    dialog.focus();
   }
 
   /* ------------------------------------------------------------------ the socket ---- */
@@ -186,6 +227,9 @@
     var form = new FormData();
     form.append("customer", button.getAttribute("data-customer-id"));
     button.disabled = true;
+    button.removeAttribute("data-call-id");
+    if (result) result.classList.remove("call-dial-failed");
+    dialing += 1;
     fetch(button.getAttribute("data-dial-url"), {
       method: "POST",
       body: form,
@@ -193,9 +237,20 @@
       headers: { "X-CSRFToken": csrfToken() },
     })
       .then(function (response) { return response.json().catch(function () { return {}; }); })
-      .then(function (data) { if (result) result.textContent = data.detail || ""; })
+      .then(function (data) {
+        if (result) result.textContent = data.detail || "";
+        if (data.call_id) button.setAttribute("data-call-id", String(data.call_id));
+      })
       .catch(function () { if (result) result.textContent = t.dialFailed; })
-      .finally(function () { button.disabled = false; });
+      .finally(function () {
+        button.disabled = false;
+        dialing -= 1;
+        Object.keys(early).forEach(function (id) {
+          var message = early[id];
+          delete early[id];
+          failed(message);
+        });
+      });
   });
 
   /* A refused call-card action (400/403/409) still shows the server's explanation. */

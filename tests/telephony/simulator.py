@@ -28,7 +28,9 @@ class AmiSimulator:
         self.actions: list[dict[str, str]] = []
         self.logins = 0
         self._login_changed = asyncio.Condition()
-        self._writer: asyncio.StreamWriter | None = None
+        # Logged-in sessions, oldest first. Events go to the newest (the listener under test);
+        # a short-lived session (click-to-call's Originate) hands back when it logs off.
+        self._sessions: list[asyncio.StreamWriter] = []
         self._connections: list[asyncio.StreamWriter] = []
         self.bytes_sent = 0
 
@@ -61,16 +63,22 @@ class AmiSimulator:
     async def send(self, *events: dict[str, object]) -> None:
         await self.send_raw(b"".join(frame(e) for e in events))
 
+    @property
+    def _writer(self) -> asyncio.StreamWriter | None:
+        return self._sessions[-1] if self._sessions else None
+
     async def send_raw(self, data: bytes) -> None:
-        assert self._writer is not None, "no client logged in"
-        self._writer.write(data)
+        writer = self._writer
+        assert writer is not None, "no client logged in"
+        writer.write(data)
         self.bytes_sent += len(data)
-        await self._writer.drain()
+        await writer.drain()
 
     async def drop(self) -> None:
         """Cut the client off, as a network failure or an Asterisk restart would."""
-        writer, self._writer = self._writer, None
+        writer = self._writer
         if writer is not None:
+            self._sessions.remove(writer)
             writer.transport.abort()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -94,8 +102,8 @@ class AmiSimulator:
         except (ConnectionError, OSError):
             return
         finally:
-            if self._writer is writer:
-                self._writer = None
+            if writer in self._sessions:
+                self._sessions.remove(writer)
 
     async def _action(self, fields: dict[str, str], writer: asyncio.StreamWriter) -> None:
         async with self._login_changed:
@@ -120,11 +128,13 @@ class AmiSimulator:
         writer.write(frame(reply))
         await writer.drain()
         if action == "login" and reply[0][1] == "Success":
-            self._writer = writer
+            self._sessions.append(writer)
             async with self._login_changed:
                 self.logins += 1
                 self._login_changed.notify_all()
         if action == "logoff":
+            if writer in self._sessions:
+                self._sessions.remove(writer)
             writer.close()
 
 
@@ -343,3 +353,49 @@ def direct_call(
         ),
         ev("Hangup", t0 + ring + talk, **caller_leg(), Cause=16),
     ]
+
+
+def originate_failure(
+    *,
+    action_id: str,
+    channel_id: str,
+    operator: str = "PJSIP/101",
+    context: str = "from-smartdesk",
+    exten: str = "0079161234567",
+    reason: int = 5,
+    t0: float = 1_700_000_200.0,
+) -> list[dict[str, object]]:
+    """A click-to-call whose first leg, the operator's own phone, fails (Reason 5: busy; 3:
+    rang unanswered; 0: the channel could not be created). Asterisk hangs the leg up, then
+    raises `OriginateResponse` to every AMI session with the Originate's ActionID; by then
+    the channel is gone, so its Uniqueid is "<null>" and Channel is the one requested."""
+    phone = f"{operator}-00000031"
+
+    def ev(name: str, at: float, **fields: object) -> dict[str, object]:
+        return {"Event": name, **fields, "Timestamp": f"{at:.6f}"}
+
+    leg = _channel(phone, channel_id, channel_id, state="0", context=context, exten=exten)
+    events: list[dict[str, object]] = []
+    if reason != 0:
+        cause = {1: 21, 3: 19, 5: 17, 8: 34}.get(reason, 16)
+        events += [
+            ev("Newchannel", t0, **leg),
+            ev("Hangup", t0 + 1, **leg, Cause=cause),
+        ]
+    events.append(
+        ev(
+            "OriginateResponse",
+            t0 + 1,
+            Privilege="call,all",
+            ActionID=action_id,
+            Response="Failure",
+            Channel=operator,
+            Context=context,
+            Exten=exten,
+            Reason=reason,
+            Uniqueid="<null>",
+            CallerIDNum="<unknown>",
+            CallerIDName="<unknown>",
+        )
+    )
+    return events

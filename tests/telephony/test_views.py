@@ -135,6 +135,8 @@ def test_click_to_call_rings_the_operator_then_dials_the_customer(
     assert originate["Context"] == "from-smartdesk"
     assert originate["Async"] == "true"
     assert originate["ChannelId"] == call.linkedid
+    # the PBX repeats the ActionID in OriginateResponse: how a failure finds this call
+    assert originate["ActionID"] == call.linkedid
     assert [a["Action"] for a in sim.actions] == ["Login", "Originate", "Logoff"]
 
 

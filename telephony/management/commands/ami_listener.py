@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from telephony.embedded import in_process_enabled
 from telephony.listener import run_listeners
 from telephony.models import Pbx
 
@@ -46,6 +47,15 @@ async def _wait_for_a_pbx() -> list[int]:
     return []
 
 
+async def _idle() -> None:
+    """Until the process is told to stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
 class Command(BaseCommand):
     help = "Listen to the AMI of every active PBX (one Redis lock per PBX) and build calls."
 
@@ -53,6 +63,17 @@ class Command(BaseCommand):
         parser.add_argument("--pbx", type=int, action="append", help="Only this PBX id.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if in_process_enabled():
+            # The in-memory channel layer reaches only the sockets of its own process: the web
+            # process listens itself (telephony/embedded.py). A second listener here would
+            # only race it for events, and the screen-pops it won would reach nobody.
+            self.stderr.write(
+                "The web process listens to the PBXs itself (TELEPHONY_AMI_IN_PROCESS: no "
+                "REDIS_URL, so the channel layer is in-memory); this process stays idle. "
+                "Set REDIS_URL to listen here."
+            )
+            asyncio.run(_idle())
+            return
         ids = options["pbx"] or _active_ids()
         if not ids:
             # Waiting rather than exiting: the process runs beside web and worker (honcho,
