@@ -39,7 +39,7 @@ run: install ## Serve the whole product on http://127.0.0.1:8000 (embedded, or P
 	fi
 
 test: install ## Run the whole suite against PostgreSQL and Redis on 127.0.0.1
-	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 lint: install ## ruff check, ruff format --check, Django system checks, migrations up to date
 	$(BIN)/ruff check .

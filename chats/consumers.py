@@ -1,22 +1,29 @@
 """The operator's one WebSocket: the doorbell for everything the operator may see.
 
-On connect it joins the groups of the user's scope (`live_groups_for`). The browser may
-`subscribe` to a conversation (checked against the gate), and on reconnect `resume` with
-the last event id it saw: the consumer replays what it missed from the live-event log, then
-carries on live, never sending one event twice. An `access.changed` event (new role, scope,
-teams, or deactivation) makes the consumer recompute its groups at once.
+On connect it joins the groups of the user's scope (`live_groups_for`) and says `hello` with
+the heartbeat period and the newest event id. The browser may `subscribe` to a conversation
+(checked against the gate), and on reconnect `resume` from its confirmed watermark: the
+consumer replays what it missed from the live-event log, then carries on live, never sending
+one event twice. An `access.changed` event (new role, scope, teams, or deactivation) makes the
+consumer recompute its groups at once.
 
-The socket is also the operator's heartbeat: on connect and on every `ping` it records that
-they are there (`presence_heartbeat`), which keeps them online for distribution and brings
-back an operator the sweep had made away for silence.
+The channel layer is a best-effort doorbell, so every `LIVE_HEARTBEAT_SECONDS` the consumer
+itself checks the live-event log through the gate for anything this socket should have heard
+but did not (a Redis restart, a dropped group send), forwards it, re-joins its groups (a
+restarted Redis has forgotten them) and sends a `heartbeat` naming the id up to which the
+browser now holds everything (docs/live.md). The heartbeat also records presence, at most
+once per `PRESENCE_WRITE_SECONDS`: a ping costs nothing.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import asyncio
+import logging
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.http import Http404
 
 from accounts.models import User
@@ -24,29 +31,61 @@ from accounts.services import presence_heartbeat
 from chats.selectors import (
     conversation_for,
     live_event_horizon,
-    live_events_since,
+    live_event_ids,
+    live_event_latest,
+    live_events_by_seq,
     live_groups_for,
 )
 from smartdesk.consumers import AuthenticatedJsonConsumer
+from smartdesk.metrics import LIVE_RECOVERED
 from smartdesk.realtime import conversation_group
 
+logger = logging.getLogger(__name__)
+
 CLOSE_DEACTIVATED = 4403
-REPLAY_LIMIT = 500
-REMEMBERED = 2000
-# Changes after which a subscribed conversation may no longer be visible to this user.
-SCOPE_CHANGES = {
-    "transferred",
-    "unassigned",
-    "assigned",
-    "deleted",
-}  # ids already forwarded, to drop the copies that arrive through other groups
-MAX_SEEN = 1000
+# Missed events are read from the log in pages of this many.
+REPLAY_PAGE = 500
+# The most ids a client may report as already held in one resume.
+MAX_SEEN = 2000
 
 
 def _int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value
+
+
+class _Latest:
+    """The newest committed event id, read at most once a second per process, so a floor of
+    sockets ticking together costs one query, not one each."""
+
+    ttl = 1.0
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.read_at = -1e9
+        self.lock = asyncio.Lock()
+
+    async def get(self, *, fresh: bool = False) -> int:
+        if not fresh and time.monotonic() - self.read_at < self.ttl:
+            return self.value
+        async with self.lock:
+            if fresh or time.monotonic() - self.read_at >= self.ttl:
+                self.value = await database_sync_to_async(live_event_latest)()
+                self.read_at = time.monotonic()
+        return self.value
+
+
+_latest_by_loop: dict[int, _Latest] = {}
+
+
+def _latest() -> _Latest:
+    # One per event loop: an asyncio.Lock belongs to the loop it was first used in.
+    loop_id = id(asyncio.get_running_loop())
+    found = _latest_by_loop.get(loop_id)
+    if found is None:
+        found = _latest_by_loop[loop_id] = _Latest()
+    return found
 
 
 @database_sync_to_async
@@ -81,10 +120,18 @@ def _visible(user: User, pk: int) -> bool:
 
 
 @database_sync_to_async
-def _replay(user: User, after: int, exclude: set[int]) -> tuple[list[dict[str, Any]], int | None]:
-    return live_events_since(user, after=after, exclude=exclude, limit=REPLAY_LIMIT), (
-        live_event_horizon()
-    )
+def _entitled(user: User, after: int, until: int) -> list[int]:
+    return live_event_ids(user, after=after, until=until)
+
+
+@database_sync_to_async
+def _events(seqs: list[int]) -> list[dict[str, Any]]:
+    return live_events_by_seq(seqs)
+
+
+@database_sync_to_async
+def _horizon() -> int | None:
+    return live_event_horizon()
 
 
 class OperatorConsumer(AuthenticatedJsonConsumer):
@@ -93,15 +140,28 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
     async def initial_groups(self, user: Any) -> list[str]:
         self.user = await _fresh_user(user.pk)
         self.subscriptions: set[int] = set()
-        self._order: deque[int] = deque()
-        self._forwarded: set[int] = set()
+        # Every event this user may hear with an id up to the watermark has been forwarded
+        # (or predates the socket, when the browser did not resume); `_sent` holds the ids
+        # above it that the browser has.
+        self.watermark = 0
+        self._sent: set[int] = set()
+        # The newest id seen at the previous heartbeat: the next one checks up to it, so an
+        # event still on its way through the channel layer is not mistaken for a lost one.
+        self._check_until = 0
+        self._presence_at = time.monotonic()
         await _heartbeat(user.pk)
         return sorted(await _groups_for(self.user, set()))
+
+    async def on_accepted(self) -> None:
+        self.watermark = self._check_until = await _latest().get()
+        period = settings.LIVE_HEARTBEAT_SECONDS
+        await self.send_json({"type": "hello", "heartbeat": period, "last_id": self.watermark})
+        self.start_ticker()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "ping":
-            await _heartbeat(self.user.pk)
+            await self._presence_if_due()
             await self.send_json({"type": "pong"})
         elif kind == "resume":
             await self._resume(content)
@@ -125,35 +185,62 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         await self.join(conversation_group(pk))
         await self.send_json({"type": "subscribed", "conversation_id": pk})
 
+    # --- catching up ---------------------------------------------------------------------
+
     async def _resume(self, content: dict[str, Any]) -> None:
-        last_id = _int(content.get("last_id"))
+        after = _int(content.get("last_id"))
         raw_seen = content.get("seen") or []
-        if last_id is None or not isinstance(raw_seen, list):
+        if after is None or after < 0 or not isinstance(raw_seen, list):
             await self.send_json(
                 {"type": "error", "error": "resume needs last_id (int) and seen (list of ints)"}
             )
             return
-        seen = {s for s in raw_seen[:MAX_SEEN] if _int(s) is not None}
-        # Ids below last_id that the browser never got (they arrived out of order through
-        # different publishers) are replayed too: everything above the oldest id it reports.
-        after = min([last_id, *seen]) if seen else last_id
-        events, horizon = await _replay(self.user, after, seen | self._forwarded)
+        horizon = await _horizon()
         if horizon is not None and after < horizon - 1:
             await self.send_json({"type": "resync", "reason": "too far behind"})
             return
-        for event in events:
-            self._remember(event["id"])
-            await self.send_json(event)
-        if len(events) == REPLAY_LIMIT:
-            await self.send_json({"type": "resync", "reason": "too many missed events"})
-        else:
-            await self.send_json({"type": "resumed", "replayed": len(events)})
+        held = {s for s in raw_seen[:MAX_SEEN] if _int(s) is not None and s > after}
+        self._sent |= held
+        replayed = await self._catch_up(after, await _latest().get(fresh=True))
+        await self.send_json({"type": "resumed", "replayed": replayed, "last_id": self.watermark})
 
-    def _remember(self, seq: int) -> None:
-        self._forwarded.add(seq)
-        self._order.append(seq)
-        while len(self._order) > REMEMBERED:
-            self._forwarded.discard(self._order.popleft())
+    async def _catch_up(self, after: int, until: int) -> int:
+        """Forward every event in (after, until] this user may see and the browser lacks, in
+        commit order; then everything up to `until` is confirmed."""
+        if until <= after:
+            return 0
+        missing = [seq for seq in await _entitled(self.user, after, until) if seq not in self._sent]
+        for start in range(0, len(missing), REPLAY_PAGE):
+            for event in await _events(missing[start : start + REPLAY_PAGE]):
+                self._sent.add(event["id"])
+                await self.send_json(event)
+        self._confirm(until)
+        return len(missing)
+
+    def _confirm(self, upto: int) -> None:
+        if upto > self.watermark:
+            self.watermark = upto
+            self._sent = {seq for seq in self._sent if seq > upto}
+
+    async def tick(self) -> None:
+        await super().tick()  # a Redis that restarted has forgotten every group
+        await self._presence_if_due()
+        until, self._check_until = self._check_until, await _latest().get()
+        if until > self.watermark:
+            recovered = await self._catch_up(self.watermark, until)
+            if recovered:
+                LIVE_RECOVERED.inc(recovered)
+                logger.warning(
+                    "socket of user %s had missed %s live events", self.user.pk, recovered
+                )
+        await self.send_json({"type": "heartbeat", "last_id": self.watermark})
+
+    async def _presence_if_due(self) -> None:
+        if time.monotonic() - self._presence_at >= settings.PRESENCE_WRITE_SECONDS:
+            self._presence_at = time.monotonic()
+            await _heartbeat(self.user.pk)
+
+    # --- live ----------------------------------------------------------------------------
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         group = message.get("group")
@@ -167,18 +254,20 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             return
         seq = event.get("id")
         if seq is not None:
-            if seq in self._forwarded:
-                return
-            self._remember(seq)
+            if seq <= self.watermark or seq in self._sent:
+                return  # already forwarded (through another group, or by a catch-up)
+            self._sent.add(seq)
         await self.send_json(event)
-        if event.get("change") in SCOPE_CHANGES and event.get("conversation_id") in (
+        if event.get("type") == "conversation.changed" and event.get("conversation_id") in (
             self.subscriptions
         ):
             await self._recheck_subscription(event["conversation_id"])
 
     async def _recheck_subscription(self, pk: int) -> None:
-        """A transfer, unassignment or deletion may take the conversation out of sight: then
-        stop hearing it (this event, which says so, was the last one)."""
+        """Any change of a conversation (a transfer, an assignment after a wake or a reopen, a
+        deletion…) may take it out of sight: then stop hearing it (this event, which says so
+        and carries only ids, was the last one). A hand-kept list of "changes that matter"
+        would drift, and a subscription is one conversation: the check is one query."""
         if not await _visible(self.user, pk):
             self.subscriptions.discard(pk)
             await self.leave(conversation_group(pk))

@@ -399,9 +399,15 @@ def live_groups_for(user: Any) -> set[str]:
 
 
 def live_events_since(
-    user: Any, *, after: int, exclude: set[int] | frozenset[int] = frozenset(), limit: int = 500
+    user: Any,
+    *,
+    after: int,
+    until: int | None = None,
+    exclude: set[int] | frozenset[int] = frozenset(),
+    limit: int = 500,
 ) -> list[dict[str, Any]]:
-    """Events with a seq above `after` that the user may see now, in commit order, as sent.
+    """Events with a seq above `after` (and at most `until`) that the user may see now, in
+    commit order, as sent, leaving out the seqs in `exclude`.
 
     Conversation events are filtered through the gate as it stands now, so a reconnect never
     replays what the user may no longer see.
@@ -409,12 +415,33 @@ def live_events_since(
     visible = Q(user_id=user.pk) | Q(
         conversation_id__in=visible_conversations(user, include_deleted=True).values("pk")
     )
+    rows = LiveEvent.objects.filter(visible, seq__gt=after)
+    if until is not None:
+        rows = rows.filter(seq__lte=until)
+    # The excluded seqs are those above `after` the client already holds: a short list.
     rows = (
-        LiveEvent.objects.filter(visible, seq__gt=after)
-        .exclude(seq__in=list(exclude))
-        .order_by("seq")
-        .values_list("seq", "payload")[:limit]
+        rows.exclude(seq__in=sorted(exclude)).order_by("seq").values_list("seq", "payload")[:limit]
     )
+    return [{**payload, "id": seq} for seq, payload in rows]
+
+
+def live_event_ids(user: Any, *, after: int, until: int) -> list[int]:
+    """The seqs in (after, until] of events the user may see now, in commit order: what a
+    socket compares with what it forwarded to find the ones it missed."""
+    visible = Q(user_id=user.pk) | Q(
+        conversation_id__in=visible_conversations(user, include_deleted=True).values("pk")
+    )
+    return list(
+        LiveEvent.objects.filter(visible, seq__gt=after, seq__lte=until)
+        .order_by("seq")
+        .values_list("seq", flat=True)
+    )
+
+
+def live_events_by_seq(seqs: list[int]) -> list[dict[str, Any]]:
+    """The events with these seqs, as sent, in commit order. Callers pass seqs the gate gave
+    them (`live_event_ids`)."""
+    rows = LiveEvent.objects.filter(seq__in=seqs).order_by("seq").values_list("seq", "payload")
     return [{**payload, "id": seq} for seq, payload in rows]
 
 

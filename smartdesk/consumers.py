@@ -1,29 +1,142 @@
-"""The base of every WebSocket consumer: authenticated users only, metrics, forwarding."""
+"""The base of every WebSocket consumer: groups, metrics, forwarding; authenticated users.
+
+However a socket ends — a clean close, a client gone while we were sending, an error in a
+handler, a revocation, the server shutting down — the consumer leaves every group it joined
+and the connection gauge comes down exactly once (`_release`, run from `__call__`'s
+`finally`). A member left behind would be fanned out to forever.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import random
 from typing import Any, ClassVar
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from smartdesk.metrics import WEBSOCKET_ACCEPTED, WEBSOCKET_CONNECTIONS
+
+logger = logging.getLogger(__name__)
 
 # Close codes in the private range (4000-4999) so the browser can tell why.
 CLOSE_UNAUTHENTICATED = 4401
 
 
-class AuthenticatedJsonConsumer(AsyncJsonWebsocketConsumer):
+class GroupConsumer(AsyncJsonWebsocketConsumer):
+    """A socket that hears channel-layer groups and only forwards what it hears.
+
+    It leaves its groups however it ends, is counted in the connection gauge while open, and
+    once started (`start_ticker`) re-joins its groups every `LIVE_HEARTBEAT_SECONDS`: a Redis
+    that restarted has forgotten every membership, and a membership not renewed expires, so
+    a process killed without leaving stops being fanned out to.
+    """
+
+    endpoint: ClassVar[str] = "unnamed"
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.joined: set[str] = set()
+        self.counted = False
+        self.closed = False
+        self._ticker: asyncio.Task[None] | None = None
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Shielded: a cancelled consumer (server shutdown, client gone) must still leave
+            # its groups.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._release())
+
+    def count(self) -> None:
+        if not self.counted:
+            self.counted = True
+            WEBSOCKET_CONNECTIONS.labels(self.endpoint).inc()
+            WEBSOCKET_ACCEPTED.labels(self.endpoint).inc()
+
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.joined.add(group)
+
+    async def leave(self, group: str) -> None:
+        self.joined.discard(group)
+        await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        if self.closed:
+            return
+        try:
+            await super().send_json(content, close=close)
+        except Exception as exc:  # the client went away while we were writing to it
+            logger.info("socket %s gone while sending: %s", self.channel_name, exc)
+            self.closed = True
+            raise StopConsumer() from exc
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        self.closed = True
+        with contextlib.suppress(Exception):
+            await super().close(code=code, reason=reason)
+
+    async def disconnect(self, code: int) -> None:
+        self.closed = True
+        await self._release()
+
+    async def _release(self) -> None:
+        """Stop the ticker, uncount the socket and leave every group; safe to call twice."""
+        self.closed = True
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None and ticker is not asyncio.current_task():
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await ticker
+        if self.counted:
+            self.counted = False
+            WEBSOCKET_CONNECTIONS.labels(self.endpoint).dec()
+        for group in list(self.joined):
+            self.joined.discard(group)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as exc:  # Redis down: the membership expires on its own
+                logger.warning("could not leave %s: %s", group, exc)
+
+    def start_ticker(self) -> None:
+        self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def _tick_forever(self) -> None:
+        period = float(settings.LIVE_HEARTBEAT_SECONDS)
+        # Sockets that connected together should not all tick together.
+        await asyncio.sleep(period * random.uniform(0.5, 1.0))  # noqa: S311
+        while not self.closed:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except StopConsumer:
+                return
+            except Exception as exc:  # Redis or the database away: try again next time
+                if self.closed:
+                    return
+                logger.warning("heartbeat of %s failed: %s", self.channel_name, exc)
+            await asyncio.sleep(period)
+
+    async def tick(self) -> None:
+        for group in list(self.joined):
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def realtime_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+
+class AuthenticatedJsonConsumer(GroupConsumer):
     """Accepts only a logged-in user; joins the groups `initial_groups()` names.
 
     Subclasses decide which groups a user may hear (through the access gate) and never
     do more with an event than forward it.
     """
 
-    endpoint: ClassVar[str] = "unnamed"
-
     async def connect(self) -> None:
-        self.joined: set[str] = set()
-        self.counted = False
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -31,27 +144,11 @@ class AuthenticatedJsonConsumer(AsyncJsonWebsocketConsumer):
         for group in await self.initial_groups(user):
             await self.join(group)
         await self.accept()
-        self.counted = True
-        WEBSOCKET_CONNECTIONS.labels(self.endpoint).inc()
-        WEBSOCKET_ACCEPTED.labels(self.endpoint).inc()
+        self.count()
+        await self.on_accepted()
 
     async def initial_groups(self, user: Any) -> list[str]:
         return []
 
-    async def join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.joined.add(group)
-
-    async def leave(self, group: str) -> None:
-        await self.channel_layer.group_discard(group, self.channel_name)
-        self.joined.discard(group)
-
-    async def disconnect(self, code: int) -> None:
-        for group in list(getattr(self, "joined", ())):
-            await self.leave(group)
-        if getattr(self, "counted", False):
-            WEBSOCKET_CONNECTIONS.labels(self.endpoint).dec()
-            self.counted = False
-
-    async def realtime_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+    async def on_accepted(self) -> None:
+        """Called once the socket is open and counted."""

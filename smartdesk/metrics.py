@@ -6,6 +6,7 @@ Later apps register their own collectors here so that every metric name is found
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from typing import Any
 
@@ -43,6 +44,33 @@ WEBSOCKET_ACCEPTED = Counter(
     "WebSocket connections accepted, by endpoint.",
     ["endpoint"],
 )
+LIVE_DROPPED = Counter(
+    "smartdesk_live_dropped",
+    "Live events the channel layer dropped or failed to send, by where (publish: the send "
+    "after commit failed; capacity: a group member's queue was full). Sockets recover them "
+    "from the live-event log at their next heartbeat.",
+    ["where"],
+)
+LIVE_RECOVERED = Counter(
+    "smartdesk_live_recovered",
+    "Events a socket's heartbeat found missing and forwarded from the live-event log.",
+)
+
+
+class ChannelLayerCapacityFilter:
+    """A logging filter for channels-redis, which reports group sends dropped at `capacity`
+    only at INFO: count them and raise the record to a warning, so loss is never silent."""
+
+    MESSAGE = "%s of %s channels over capacity in group %s"
+
+    def filter(self, record: Any) -> bool:
+        if record.msg == self.MESSAGE and record.args:
+            LIVE_DROPPED.labels("capacity").inc(int(record.args[0]))
+            record.levelno = logging.WARNING
+            record.levelname = "WARNING"
+        return True
+
+
 CELERY_TASKS = Counter(
     "smartdesk_celery_tasks",
     "Celery task runs finished, by task name and outcome (SUCCESS, FAILURE, RETRY...).",
@@ -52,6 +80,12 @@ CELERY_TASK_DURATION = Histogram(
     "smartdesk_celery_task_duration_seconds",
     "Celery task run time, by task name.",
     ["task"],
+)
+AFTER_COMMIT_FAILURES = Counter(
+    "smartdesk_after_commit_failures",
+    "Side effects run after a commit (smartdesk.oncommit.after_commit) that raised, by name. "
+    "Each is isolated: the others still ran and the committed write stands.",
+    ["name"],
 )
 
 # --- distribution (chats.services.distribution) -------------------------------------------

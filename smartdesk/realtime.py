@@ -9,15 +9,23 @@ the last id it saw: the database is the truth, the socket only rings the doorbel
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import os
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import connections, transaction
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import connections
 
+from smartdesk.metrics import LIVE_DROPPED
 from smartdesk.models import LiveEvent
+from smartdesk.oncommit import after_commit
+
+logger = logging.getLogger(__name__)
 
 # Users whose role scope is `all` conversations.
 ADMINS_GROUP = "admins"
@@ -62,7 +70,7 @@ def publish(
         row.seq = row.pk
         row.save(update_fields=["seq"], using=using)
     targets = sorted(set(groups))
-    transaction.on_commit(lambda: _send_committed(row.pk, payload, targets, using), using=using)
+    after_commit(_send_committed, row.pk, payload, targets, using, name="live-event", using=using)
     return row
 
 
@@ -73,14 +81,105 @@ def _send_committed(pk: int, payload: dict[str, Any], groups: list[str], using: 
 
 
 def send_now(payload: dict[str, Any], groups: list[str]) -> None:
+    """Hand `payload` to the channel layer for `groups`, without waiting for Redis.
+
+    A failed send is logged and counted (`smartdesk_live_dropped{where="publish"}`), never
+    raised: the event is in the live-event log, and each socket's heartbeat forwards what it
+    missed. With Redis, one event loop per process (`_publisher`) holds the layer's
+    connections and sends in the order given; a sync caller pays no thread or loop start-up
+    per event. The in-memory layer of the embedded product lives in the web process's own
+    loop, so it is sent to the old way.
+    """
     layer = get_channel_layer()
     if layer is None or not groups:
         return
-    # One hop into async for all the groups: each `async_to_sync` call runs its own event
-    # loop, and the Redis layer opens its connections per loop.
-    async_to_sync(_send_all)(layer, payload, groups)
+    if isinstance(layer, InMemoryChannelLayer):
+        try:
+            async_to_sync(_send_all)(layer, payload, groups)
+        except Exception:
+            _dropped(payload)
+        return
+    _publisher.submit(layer, payload, groups)
 
 
 async def _send_all(layer: Any, payload: dict[str, Any], groups: list[str]) -> None:
     for group in groups:
         await layer.group_send(group, {"type": FORWARD_TYPE, "event": payload, "group": group})
+
+
+def _dropped(payload: dict[str, Any]) -> None:
+    LIVE_DROPPED.labels("publish").inc()
+    logger.warning(
+        "live event %s (%s) not sent; sockets will recover it from the log",
+        payload.get("id"),
+        payload.get("type"),
+        exc_info=True,
+    )
+
+
+class _Publisher:
+    """A daemon thread running one event loop that sends queued events in order."""
+
+    # Sends waiting beyond this (Redis down for long) are dropped and counted: the log has them.
+    max_backlog = 10_000
+    send_timeout = 5.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[tuple[Any, dict[str, Any], list[str]]] | None = None
+
+    def submit(self, layer: Any, payload: dict[str, Any], groups: list[str]) -> None:
+        loop, queue = self._running()
+        loop.call_soon_threadsafe(self._put, queue, (layer, payload, groups))
+
+    def _put(self, queue: asyncio.Queue[Any], item: Any) -> None:
+        try:
+            queue.put_nowait(item)
+        except asyncio.QueueFull:
+            _dropped(item[1])
+
+    def _running(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]]:
+        with self._lock:
+            # A forked process (a Celery prefork child) has no thread of its parent's.
+            if self._loop is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                ready = threading.Event()
+                thread = threading.Thread(
+                    target=self._run, args=(ready,), name="smartdesk-publisher", daemon=True
+                )
+                thread.start()
+                ready.wait()
+            return self._loop, self._queue  # type: ignore[return-value]
+
+    def _run(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._queue = asyncio.Queue(maxsize=self.max_backlog)
+        self._loop = loop
+        ready.set()
+        loop.run_until_complete(self._drain(self._queue))
+
+    async def _drain(self, queue: asyncio.Queue[Any]) -> None:
+        while True:
+            layer, payload, groups = await queue.get()
+            if isinstance(layer, threading.Event):  # a flush() marker
+                layer.set()
+                continue
+            try:
+                await asyncio.wait_for(_send_all(layer, payload, groups), self.send_timeout)
+            except Exception:
+                _dropped(payload)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every event handed over so far has been sent or dropped."""
+        if self._loop is None or self._pid != os.getpid():
+            return True
+        done = threading.Event()
+        # Items are taken in order, so the marker is reached after everything before it.
+        self._loop.call_soon_threadsafe(self._put, self._queue, (done, {}, []))
+        return done.wait(timeout)
+
+
+_publisher = _Publisher()

@@ -146,24 +146,76 @@ else:
             "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
         }
     }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL connections come from a pool per process (psycopg_pool through Django): a request
+# or a consumer call borrows one and gives it back, instead of connecting afresh each time.
+# Over the cap a caller waits up to DB_POOL_TIMEOUT seconds for a free connection rather than
+# failing. Size it so that every process together stays under the server's max_connections
+# (docs/operations.md): web processes x DB_POOL_MAX_SIZE + worker children x DB_POOL_MAX_SIZE
+# + beat + ami. DB_POOL_MAX_SIZE=0 turns the pool off (then DB_CONN_MAX_AGE applies, e.g.
+# behind PgBouncer in transaction mode, which does the pooling itself).
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        # A connection the server dropped (restart, idle timeout) is noticed and replaced.
+        "max_idle": 300,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool owns connection lifetimes
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache ---------------------------------------------------------
 
+# How often the server tells each operator socket the newest event id it is entitled to
+# (after checking for and filling any gap), and refreshes the socket's group memberships.
+LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=20.0)
+
+_CHANNEL_LAYER_BACKENDS = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
+CHANNEL_LAYER_BACKEND = env.str("CHANNEL_LAYER_BACKEND", default="core")
+if CHANNEL_LAYER_BACKEND not in _CHANNEL_LAYER_BACKENDS:
+    raise ImproperlyConfigured(
+        f"CHANNEL_LAYER_BACKEND={CHANNEL_LAYER_BACKEND!r}: "
+        f"use one of {sorted(_CHANNEL_LAYER_BACKENDS)}"
+    )
+
 if REDIS_URL:
+    # The channel layer's blocking receive (BRPOP) waits 5 s; the client's socket timeout must
+    # be longer or every idle receive ends in a TimeoutError that kills the consumer. Health
+    # checks PING a connection that sat idle before using it, so a Redis restart is noticed
+    # on the next command instead of after a failed publish.
+    _redis_host = {
+        "address": REDIS_URL,
+        "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=30.0),
+        "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=3.0),
+        "socket_keepalive": True,
+        "health_check_interval": 15,
+        "retry_on_timeout": True,
+    }
+    _layer_config: dict[str, object] = {
+        "hosts": [_redis_host],
+        "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
+    }
+    if CHANNEL_LAYER_BACKEND == "core":
+        _layer_config.update(
+            capacity=env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+            expiry=60,
+            # A socket re-joins its groups on every heartbeat, so a member whose process died
+            # without leaving (kill -9, lost node) drops out of the group within minutes.
+            group_expiry=max(120, int(LIVE_HEARTBEAT_SECONDS * 6)),
+        )
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
-                "capacity": 1000,
-                "expiry": 60,
-            },
+            "BACKEND": _CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER_BACKEND],
+            "CONFIG": _layer_config,
         }
     }
     CACHES = {
@@ -194,8 +246,33 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# At-least-once: a task is acknowledged after it ran (acks_late), a pool child that dies
+# gives its task back (reject_on_worker_lost), and a worker reserves one task at a time.
+# Every task is idempotent (it claims its row with a conditional UPDATE), so a second copy
+# is harmless.
+#
+# The visibility timeout is how long Redis lets a reserved, unacknowledged task sit before
+# handing it to another worker. It must outlast the longest task (an export may run 6 h, see
+# analytics.tasks.run_export) and the longest countdown, or a task still running would be
+# run a second time beside itself. Bringing work back quickly after a worker is killed is
+# not the broker's job: what must happen (a reply, an assignment, a wake-up) is a database
+# row that a sweep re-enqueues within a minute (docs/channels.md, "Delivery"); the broker's
+# late copy then finds the row done and does nothing.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=7 * 3600),
+    # A dead broker connection is noticed in seconds, not when TCP gives up.
+    "socket_timeout": 30,
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "health_check_interval": 25,
+    "retry_on_timeout": True,
+}
+# Without the broker a running task cannot be acknowledged any more: it will be delivered
+# again, so stop it now rather than let two copies run. Reconnect for ever, at start-up too.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = "UTC"
 
 # The in-process ticker stands in for `celery beat` when there is no broker.
@@ -330,10 +407,21 @@ PUSH_TIMEOUT_SECONDS = env.float("PUSH_TIMEOUT_SECONDS", default=5.0)
 PUSH_ALLOW_PRIVATE = _flag("PUSH_ALLOW_PRIVATE", False)
 # How long a customer's link to one of their files works.
 ATTACHMENT_LINK_MAX_AGE_HOURS = env.int("ATTACHMENT_LINK_MAX_AGE_HOURS", default=24 * 7)
-# Sweeps: an unprocessed Telegram update older than this is queued again; a reply still
-# queued after this (longer than every retry) is marked failed.
+# Sweeps: an unprocessed Telegram update older than this is queued again.
 TELEGRAM_UPDATE_SWEEP_MINUTES = env.int("TELEGRAM_UPDATE_SWEEP_MINUTES", default=5)
-DELIVERY_STUCK_MINUTES = env.int("DELIVERY_STUCK_MINUTES", default=60)
+# Delivery outbox (docs/channels.md, "Delivery"). Every DELIVERY_SWEEP_SECONDS the sweep
+# queues again a reply still `queued` that no task claimed within DELIVERY_STUCK_SECONDS
+# (its task lost with a worker or a broker restart) or whose claim ran out. A claim lasts
+# DELIVERY_LEASE_SECONDS and is renewed before each part; it must outlast one Bot API call
+# with its inline 429 wait. (DELIVERY_STUCK_MINUTES, the old name, is still read.)
+DELIVERY_STUCK_SECONDS = env.int(
+    "DELIVERY_STUCK_SECONDS", default=env.int("DELIVERY_STUCK_MINUTES", default=1) * 60
+)
+DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=30)
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=60)
+for _name in ("DELIVERY_STUCK_SECONDS", "DELIVERY_SWEEP_SECONDS", "DELIVERY_LEASE_SECONDS"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name} must be a positive number of seconds")
 # How many reverse proxies in front of us append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
@@ -349,9 +437,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"layer_capacity": {"()": "smartdesk.metrics.ChannelLayerCapacityFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Dropped group sends are logged at INFO by channels-redis; the filter counts them
+        # and raises them to warnings.
+        "channels_redis.core": {"level": "INFO", "filters": ["layer_capacity"]},
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every request URL at INFO; Bot API URLs carry the bot token.
         "httpx": {"level": "WARNING"},
@@ -366,8 +458,16 @@ DISTRIBUTION_DEFAULT_CAPACITY = env.int("DISTRIBUTION_DEFAULT_CAPACITY", default
 DISTRIBUTION_WEIGHTS = {
     kind: int(weight) for kind, weight in env.dict("DISTRIBUTION_WEIGHTS", default={}).items()
 }
-# An online operator whose socket has been silent this long becomes away.
-PRESENCE_AWAY_AFTER_SECONDS = env.int("PRESENCE_AWAY_AFTER_SECONDS", default=90)
+# An open operator socket records presence in the database at most this often (on its
+# heartbeat or the browser's ping, every 25 s); an online operator whose socket has been
+# silent for PRESENCE_AWAY_AFTER_SECONDS becomes away, so that must exceed the write interval
+# plus a ping.
+PRESENCE_WRITE_SECONDS = env.int("PRESENCE_WRITE_SECONDS", default=60)
+PRESENCE_AWAY_AFTER_SECONDS = env.int("PRESENCE_AWAY_AFTER_SECONDS", default=150)
+if PRESENCE_AWAY_AFTER_SECONDS <= PRESENCE_WRITE_SECONDS + 30:
+    raise ImproperlyConfigured(
+        "PRESENCE_AWAY_AFTER_SECONDS must exceed PRESENCE_WRITE_SECONDS by more than 30 s"
+    )
 # Functions `(customer_id) -> int | None` giving a new conversation's minimum priority; by
 # default the customer's loyalty tier (a top tier's conversations are served first).
 DISTRIBUTION_PRIORITY_HOOKS = env.list(
@@ -419,3 +519,6 @@ TELEPHONY_STALE_CALL_HOURS = env.int("TELEPHONY_STALE_CALL_HOURS", default=6)
 # The inbox (its key) a follow-up conversation opened from a call goes to; empty: the inbox of
 # the customer's most recent conversation (refused when they have none).
 TELEPHONY_FOLLOWUP_INBOX = env.str("TELEPHONY_FOLLOWUP_INBOX", default="")
+# Without Redis a separate `ami` process could not reach the browsers (the in-memory channel
+# layer lives in the web process), so the web process listens to the PBX itself.
+TELEPHONY_AMI_IN_PROCESS = _flag("TELEPHONY_AMI_IN_PROCESS", not REDIS_URL)

@@ -19,6 +19,7 @@ from accounts.models import Role
 from chats.selectors import inbox_views
 from smartdesk.asgi import application
 from tests import factories
+from tests.live import OperatorSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,7 +110,7 @@ def test_each_scope_reaches_exactly_what_it_allows(world, scope) -> None:
         assert conversation.messages.filter(body=f"note by {user.username}").exists() == allowed
 
     # WebSocket subscribe
-    socket = WebsocketCommunicator(
+    socket = OperatorSocket(
         application,
         "/ws/operator/",
         headers=[

@@ -15,6 +15,7 @@ from accounts.models import OperatorProfile
 from chats.services import conversations as conv_svc
 from smartdesk.asgi import application
 from tests import factories
+from tests.live import OperatorSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +28,7 @@ def _cookie(user: Any) -> str:
 
 def _socket(user: Any) -> WebsocketCommunicator:
     """A socket for `user`; call it outside the async scenario (signing in touches the DB)."""
-    return WebsocketCommunicator(
+    return OperatorSocket(
         application,
         "/ws/operator/",
         headers=[
@@ -87,7 +88,7 @@ def test_events_missed_while_disconnected_arrive_after_reconnect_none_twice(
         assert {e["conversation_id"] for e in body} == {mine.pk}
         ids = [e["id"] for e in body]
         assert ids == sorted(ids) and min(ids) > last_id
-        assert replayed[-1] == {"type": "resumed", "replayed": 3}
+        assert replayed[-1] == {"type": "resumed", "replayed": 3, "last_id": max(ids)}
 
         # live again; a replayed event never comes twice
         await receive(mine, "third")
@@ -112,16 +113,20 @@ def test_resume_fills_a_gap_below_the_last_id_without_repeating_what_was_seen(
         .order_by("seq")
         .values_list("seq", flat=True)
     )
-    # the browser got the last event live but one before it never arrived
+    # The browser's confirmed watermark is from before these events; it got the last one
+    # live, but one before it never arrived.
+    watermark = seqs[0] - 1
     seen = [seqs[-1], *seqs[:-2]]
 
     socket = _socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
-        await socket.send_json_to({"type": "resume", "last_id": seqs[-1], "seen": seen})
+        await socket.send_json_to({"type": "resume", "last_id": watermark, "seen": seen})
         replayed = await _events(socket, until="resumed")
+        # exactly the one it lacks: nothing it holds is sent again
         assert [e["id"] for e in replayed[:-1]] == [seqs[-2]]
+        assert replayed[-1]["last_id"] >= seqs[-1]
         await socket.disconnect()
 
     async_to_sync(scenario)()
@@ -189,7 +194,8 @@ def test_an_operator_removed_from_a_team_stops_hearing_it_within_two_seconds(
         assert await socket.receive_nothing(timeout=0.5)
         # and a reconnecting browser is not replayed what it may no longer see
         await socket.send_json_to({"type": "resume", "last_id": notice["id"], "seen": []})
-        assert (await socket.receive_json_from(timeout=10)) == {"type": "resumed", "replayed": 0}
+        resumed = await socket.receive_json_from(timeout=10)
+        assert resumed["type"] == "resumed" and resumed["replayed"] == 0
         await socket.disconnect()
 
     async_to_sync(scenario)()

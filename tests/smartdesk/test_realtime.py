@@ -12,6 +12,7 @@ from django.db import transaction
 from django.test import Client
 
 from smartdesk.asgi import application
+from tests.live import OperatorSocket
 from smartdesk.consumers import CLOSE_UNAUTHENTICATED
 from smartdesk.metrics import WEBSOCKET_CONNECTIONS
 from smartdesk.realtime import publish, user_group
@@ -29,7 +30,7 @@ def _socket(cookie: str | None, origin: bytes = b"http://127.0.0.1:8000") -> Web
     headers = [(b"origin", origin), (b"host", b"127.0.0.1:8000")]
     if cookie:
         headers.append((b"cookie", f"sessionid={cookie}".encode()))
-    return WebsocketCommunicator(application, "/ws/operator/", headers=headers)
+    return OperatorSocket(application, "/ws/operator/", headers=headers)
 
 
 @database_sync_to_async

@@ -11,6 +11,7 @@ from django.test import Client
 from smartdesk.asgi import application
 from telephony.models import Call
 from tests import factories
+from tests.live import OperatorSocket
 from tests.telephony.conftest import Harness
 from tests.telephony.simulator import queue_call
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _socket(user) -> WebsocketCommunicator:
     client = Client()
     client.force_login(user)
-    return WebsocketCommunicator(
+    return OperatorSocket(
         application,
         "/ws/operator/",
         headers=[

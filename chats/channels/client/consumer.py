@@ -17,13 +17,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 
 from chats.channels.client.delivery import client_group
 from chats.channels.client.sessions import session_from_token
 from chats.models import Inbox
-from smartdesk.metrics import WEBSOCKET_ACCEPTED, WEBSOCKET_CONNECTIONS
+from smartdesk.consumers import GroupConsumer
 
 CLOSE_REFUSED = 4403
 ENDPOINT = "client"
@@ -50,10 +49,13 @@ def _group_for(inbox: Inbox, token: str) -> str | None:
     return client_group(inbox.pk, session.subject)
 
 
-class ClientConsumer(AsyncJsonWebsocketConsumer):
+class ClientConsumer(GroupConsumer):
+    """A widget visitor's or app user's socket: one group, their own conversation's replies."""
+
+    endpoint = ENDPOINT
+
     async def connect(self) -> None:
         self.group: str | None = None
-        self.counted = False
         headers = dict(self.scope.get("headers") or [])
         origin = headers.get(b"origin", b"").decode("latin-1") or None
         key = self.scope["url_route"]["kwargs"]["key"]
@@ -75,10 +77,9 @@ class ClientConsumer(AsyncJsonWebsocketConsumer):
 
     async def _join(self, group: str) -> None:
         self.group = group
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.counted = True
-        WEBSOCKET_CONNECTIONS.labels(ENDPOINT).inc()
-        WEBSOCKET_ACCEPTED.labels(ENDPOINT).inc()
+        await self.join(group)
+        self.count()
+        self.start_ticker()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -93,14 +94,6 @@ class ClientConsumer(AsyncJsonWebsocketConsumer):
             return
         if kind == "ping":
             await self.send_json({"type": "pong"})
-
-    async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
-        if getattr(self, "counted", False):
-            WEBSOCKET_CONNECTIONS.labels(ENDPOINT).dec()
-            self.counted = False
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         if self.group is not None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import OperatorProfile
@@ -29,9 +30,9 @@ def test_silence_makes_an_online_operator_away_and_a_heartbeat_brings_them_back(
 
     with time_machine.travel(T0, tick=False) as clock:
         presence_set(user=operator, presence="online")
-        clock.shift(timedelta(seconds=60))
-        assert presence_expire() == []  # 60 s < 90 s: still online
-        clock.shift(timedelta(seconds=31))
+        clock.shift(timedelta(seconds=settings.PRESENCE_AWAY_AFTER_SECONDS - 1))
+        assert presence_expire() == []  # silent, but not yet for long enough: still online
+        clock.shift(timedelta(seconds=2))
         assert presence_expire() == [operator.pk]
         assert (profile(operator).presence, profile(operator).away_by_timeout) == ("away", True)
 

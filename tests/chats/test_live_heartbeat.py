@@ -1,0 +1,268 @@
+"""The operator socket's heartbeat: what the channel layer lost is recovered from the log.
+
+The channel layer is at-most-once. These tests lose events the way Redis does — a group send
+that reaches nobody, a group membership Redis forgot — and check that the socket's own
+heartbeat forwards each missed event once, re-joins its groups, and names the watermark.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from accounts.models import OperatorProfile
+from smartdesk.asgi import application
+from smartdesk.metrics import LIVE_DROPPED, LIVE_RECOVERED, ChannelLayerCapacityFilter
+from smartdesk.realtime import publish, team_group
+from tests import factories
+from tests.live import OperatorSocket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+receive = database_sync_to_async(factories.receive)
+
+
+def _socket(user: Any) -> OperatorSocket:
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies["sessionid"].value
+    return OperatorSocket(
+        application,
+        "/ws/operator/",
+        headers=[
+            (b"origin", b"http://127.0.0.1"),
+            (b"host", b"127.0.0.1"),
+            (b"cookie", f"sessionid={cookie}".encode()),
+        ],
+    )
+
+
+@database_sync_to_async
+def _publish_lost(conversation_id: int) -> int:
+    """An event logged for a conversation but sent to a group nobody is in: as good as lost."""
+    with transaction.atomic():
+        row = publish(
+            {"type": "conversation.changed", "conversation_id": conversation_id, "change": "x"},
+            groups=["nobody.listens"],
+            conversation_id=conversation_id,
+        )
+    row.refresh_from_db()
+    return row.seq
+
+
+async def _until(socket: OperatorSocket, predicate: Any, timeout: float = 10) -> list[dict]:
+    received = []
+    while True:
+        message = await socket.receive_json_from(timeout=timeout)
+        received.append(message)
+        if predicate(message):
+            return received
+
+
+@override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
+def test_the_heartbeat_forwards_an_event_the_channel_layer_lost_once(
+    operator, support_inbox
+) -> None:
+    conversation = factories.make_conversation(inbox=support_inbox)
+    socket = _socket(operator)
+    recovered_before = LIVE_RECOVERED._value.get()
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        assert socket.hello["heartbeat"] == 0.3
+        seq = await _publish_lost(conversation.pk)
+        frames = await _until(
+            socket, lambda m: m["type"] == "heartbeat" and m["last_id"] >= seq, timeout=10
+        )
+        got = [m for m in frames if m.get("id") == seq]
+        assert len(got) == 1 and got[0]["conversation_id"] == conversation.pk
+        # later heartbeats confirm it and never send it again
+        later = await _until(socket, lambda m: m["type"] == "heartbeat", timeout=10)
+        later += await _until(socket, lambda m: m["type"] == "heartbeat", timeout=10)
+        assert all(m.get("id") != seq for m in later)
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+    assert LIVE_RECOVERED._value.get() == recovered_before + 1
+
+
+@override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
+def test_the_heartbeat_does_not_forward_what_the_user_may_not_see(
+    operator, support_inbox, delivery_inbox
+) -> None:
+    elsewhere = factories.make_conversation(inbox=delivery_inbox)
+    socket = _socket(operator)
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        seq = await _publish_lost(elsewhere.pk)
+        frames = await _until(socket, lambda m: m["type"] == "heartbeat" and m["last_id"] >= seq)
+        assert all("id" not in m for m in frames)
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
+def test_a_socket_whose_group_membership_redis_forgot_hears_live_again(
+    operator, support_inbox, support
+) -> None:
+    conversation = factories.make_conversation(inbox=support_inbox)
+    socket = _socket(operator)
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        layer = get_channel_layer()
+        # What a Redis restart does to every group: the membership is gone.
+        connection = layer.connection(layer.consistent_hash(team_group(support.pk)))
+        assert await connection.delete(layer._group_key(team_group(support.pk))) == 1
+        await _until(socket, lambda m: m["type"] == "heartbeat")
+        # the heartbeat joined again
+        assert await connection.zcard(layer._group_key(team_group(support.pk))) == 1
+        message = await receive(conversation, "after the restart")
+        frames = await _until(
+            socket, lambda m: m["type"] == "message.created" and m["message_id"] == message.pk
+        )
+        # it came live (before the next heartbeat could recover it) or recovered: once either way
+        assert [m.get("message_id") for m in frames].count(message.pk) == 1
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_resume_replays_only_what_the_browser_lacks_and_names_the_new_watermark(
+    operator, support_inbox
+) -> None:
+    conversation = factories.make_conversation(inbox=support_inbox)
+    socket = _socket(operator)
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        watermark = socket.hello["last_id"]
+        await socket.disconnect()
+        first = await _publish_lost(conversation.pk)
+        second = await _publish_lost(conversation.pk)
+        third = await _publish_lost(conversation.pk)
+
+        again = _socket_for_same_user()
+        assert (await again.connect())[0]
+        await again.send_json_to({"type": "resume", "last_id": watermark, "seen": [second]})
+        frames = await _until(again, lambda m: m["type"] == "resumed")
+        assert [m["id"] for m in frames[:-1]] == [first, third]
+        assert frames[-1]["replayed"] == 2 and frames[-1]["last_id"] >= third
+        await again.disconnect()
+
+    second_socket = _socket(operator)
+
+    def _socket_for_same_user() -> OperatorSocket:
+        return second_socket
+
+    async_to_sync(scenario)()
+
+
+def test_a_resume_from_before_the_retention_window_asks_for_a_reload(
+    operator, support_inbox
+) -> None:
+    conversation = factories.make_conversation(inbox=support_inbox)
+    factories.receive(conversation, "one")
+    factories.receive(conversation, "two")
+    from smartdesk.models import LiveEvent
+
+    oldest = LiveEvent.objects.order_by("seq").first()
+    oldest.delete()  # pruned by retention
+    socket = _socket(operator)
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        await socket.send_json_to({"type": "resume", "last_id": oldest.seq - 5, "seen": []})
+        assert (await socket.receive_json_from(timeout=10))["type"] == "resync"
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@override_settings(PRESENCE_WRITE_SECONDS=3600)
+def test_a_ping_does_not_write_presence_more_than_once_per_interval(operator) -> None:
+    socket = _socket(operator)
+    long_ago = timezone.now() - timedelta(seconds=50)
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        await database_sync_to_async(OperatorProfile.objects.filter(user=operator).update)(
+            last_seen_at=long_ago
+        )
+        for _ in range(3):
+            await socket.send_json_to({"type": "ping"})
+            assert (await socket.receive_json_from(timeout=10))["type"] == "pong"
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+    assert OperatorProfile.objects.get(user=operator).last_seen_at == long_ago
+
+
+@override_settings(PRESENCE_WRITE_SECONDS=0)
+def test_a_ping_writes_presence_when_the_interval_has_passed(operator) -> None:
+    socket = _socket(operator)
+    long_ago = timezone.now() - timedelta(seconds=50)
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        await database_sync_to_async(OperatorProfile.objects.filter(user=operator).update)(
+            last_seen_at=long_ago
+        )
+        await socket.send_json_to({"type": "ping"})
+        assert (await socket.receive_json_from(timeout=10))["type"] == "pong"
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+    assert OperatorProfile.objects.get(user=operator).last_seen_at > long_ago
+
+
+def test_a_group_send_dropped_at_capacity_is_counted_and_logged_as_a_warning() -> None:
+    before = LIVE_DROPPED.labels("capacity")._value.get()
+    record = logging.LogRecord(
+        "channels_redis.core",
+        logging.INFO,
+        __file__,
+        1,
+        ChannelLayerCapacityFilter.MESSAGE,
+        (3, 40, "team.1"),
+        None,
+    )
+    assert ChannelLayerCapacityFilter().filter(record)
+    assert record.levelno == logging.WARNING
+    assert LIVE_DROPPED.labels("capacity")._value.get() == before + 3
+
+
+def test_a_failed_live_send_is_counted_and_the_next_one_still_goes_out(operator) -> None:
+    from unittest import mock
+
+    from smartdesk.realtime import _publisher, send_now, user_group
+
+    layer = get_channel_layer()
+    socket = _socket(operator)
+    before = LIVE_DROPPED.labels("publish")._value.get()
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        # Redis refuses one send: the boundary, not our code, fails.
+        with mock.patch.object(layer, "group_send", side_effect=ConnectionError("redis gone")):
+            await database_sync_to_async(send_now)(
+                {"type": "lost", "id": 1}, [user_group(operator.pk)]
+            )
+            assert await database_sync_to_async(_publisher.flush)()
+        await database_sync_to_async(send_now)({"type": "kept", "id": 2}, [user_group(operator.pk)])
+        assert (await socket.receive_json_from(timeout=10))["type"] == "kept"
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+    assert LIVE_DROPPED.labels("publish")._value.get() == before + 1
