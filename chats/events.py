@@ -2,13 +2,28 @@
 
 They carry ids and the few fields a list row needs; the browser fetches anything more
 through the pages, which apply the access gate. The commit-ordered `id` is added on sending.
+
+Who hears an event is who may see what it is about after the change, plus whoever saw it
+before (they need the one `conversation.changed` that says it left their sight). The groups
+(`admins`, `team.<id>`, `user.<id>`, `conversation.<id>`) follow the scopes, not capabilities,
+so what only some roles may see goes to those users one by one: anything about a deleted
+conversation after the deletion itself (roles that may restore it), and anything about a
+deleted message after the deletion itself (roles that see deleted messages). Both are rare,
+so the per-recipient check costs nothing on the floor's hot path
+(tests/chats/test_live_event_matrix.py holds every event to this).
 """
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Collection
+from typing import Any, TypedDict
 
-from chats.models import Conversation, Message
+from django.db.models import Q
+
+from accounts.access import Capability, has_capability, role_field
+from accounts.models import User
+from chats.models import Conversation, ConversationEvent, Message
+from chats.selectors import visible_conversations
 from smartdesk.realtime import ADMINS_GROUP, conversation_group, publish, team_group, user_group
 
 
@@ -47,6 +62,56 @@ def conversation_groups(
     return groups
 
 
+def _audience(conversation: Conversation, capabilities: Collection[Capability]) -> list[int]:
+    """The active users who hold `capabilities` and whose gate shows `conversation` (deleted
+    or not): one query for the candidates, then the gate itself for each of them."""
+    if not capabilities:
+        raise ValueError("an audience narrower than the groups needs a capability")
+    holders = Q()
+    for capability in capabilities:
+        holders &= Q(**{f"profile__role__{role_field(capability)}": True})
+    candidates = User.objects.filter(holders | Q(is_superuser=True), is_active=True)
+    return [
+        user.pk
+        for user in candidates.order_by("pk")
+        if all(has_capability(user, c) for c in capabilities)
+        and visible_conversations(user, include_deleted=True).filter(pk=conversation.pk).exists()
+    ]
+
+
+def _publish_to_conversation(
+    event: Any,
+    conversation: Conversation,
+    *,
+    groups: set[str],
+    message: Message | None = None,
+) -> None:
+    """Publish `event` to `groups`, or, when it is about a deleted conversation or message
+    that only some roles may see, to those users alone."""
+    if (
+        message is not None
+        and message.deleted_at is not None
+        and event["type"] != "message.deleted"
+    ):
+        # The live-event log replays by conversation, without the message rule: so one row
+        # per user who may see the deleted message, addressed to them.
+        capabilities = [Capability.VIEW_DELETED_MESSAGES]
+        if conversation.deleted_at is not None:
+            capabilities.append(Capability.RESTORE_CONVERSATIONS)
+        for user_id in _audience(conversation, capabilities):
+            publish(event, groups=[user_group(user_id)], user_id=user_id)
+        return
+    if conversation.deleted_at is not None and not (
+        event["type"] == "conversation.changed"
+        and event["change"] == ConversationEvent.Type.DELETED
+    ):
+        # The deletion itself went to everyone who saw it; what follows, only to those who
+        # may restore it (the log's replay applies the same gate).
+        audience = _audience(conversation, [Capability.RESTORE_CONVERSATIONS])
+        groups = {user_group(user_id) for user_id in audience}
+    publish(event, groups=groups, conversation_id=conversation.pk)
+
+
 def publish_conversation_changed(
     conversation: Conversation,
     *,
@@ -63,14 +128,14 @@ def publish_conversation_changed(
         "assignee_id": conversation.assignee_id,
         "priority": conversation.priority,
     }
-    publish(
+    _publish_to_conversation(
         event,
+        conversation,
         groups=conversation_groups(
             conversation,
             previous_team_id=previous_team_id,
             previous_assignee_id=previous_assignee_id,
         ),
-        conversation_id=conversation.pk,
     )
 
 
@@ -82,8 +147,7 @@ def publish_message(message: Message, *, type: str = "message.created") -> None:
         "kind": message.kind,
         "delivery_status": message.delivery_status,
     }
-    publish(
-        event,
-        groups=conversation_groups(message.conversation),
-        conversation_id=message.conversation_id,
+    conversation = message.conversation
+    _publish_to_conversation(
+        event, conversation, groups=conversation_groups(conversation), message=message
     )

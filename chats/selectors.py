@@ -412,10 +412,7 @@ def live_events_since(
     Conversation events are filtered through the gate as it stands now, so a reconnect never
     replays what the user may no longer see.
     """
-    visible = Q(user_id=user.pk) | Q(
-        conversation_id__in=visible_conversations(user, include_deleted=True).values("pk")
-    )
-    rows = LiveEvent.objects.filter(visible, seq__gt=after)
+    rows = LiveEvent.objects.filter(_replayable(user), seq__gt=after)
     if until is not None:
         rows = rows.filter(seq__lte=until)
     # The excluded seqs are those above `after` the client already holds: a short list.
@@ -425,12 +422,21 @@ def live_events_since(
     return [{**payload, "id": seq} for seq, payload in rows]
 
 
-def live_event_ids(user: Any, *, after: int, until: int) -> list[int]:
-    """The seqs in (after, until] of events the user may see now, in commit order: what a
-    socket compares with what it forwarded to find the ones it missed."""
+def _replayable(user: Any) -> Q:
+    """The live events a user may be replayed: their own, those of conversations they see
+    now, and for scope `all` the floor's presence changes (sent to the admins' group)."""
     visible = Q(user_id=user.pk) | Q(
         conversation_id__in=visible_conversations(user, include_deleted=True).values("pk")
     )
+    if scope_of(user) == Role.Scope.ALL:
+        visible |= Q(type="presence.changed")
+    return visible
+
+
+def live_event_ids(user: Any, *, after: int, until: int) -> list[int]:
+    """The seqs in (after, until] of events the user may see now, in commit order: what a
+    socket compares with what it forwarded to find the ones it missed."""
+    visible = _replayable(user)
     return list(
         LiveEvent.objects.filter(visible, seq__gt=after, seq__lte=until)
         .order_by("seq")

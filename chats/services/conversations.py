@@ -423,7 +423,10 @@ def conversation_restore(*, conversation: Conversation, actor: Any) -> Conversat
     distribution.settle(locked, before, keep_if_room=True, mode="restored")
     locked.save(update_fields=["deleted_at", "deleted_by", *DISTRIBUTION_FIELDS, "updated_at"])
     _record(locked, EventType.RESTORED, actor)
-    publish_conversation_changed(locked, change=EventType.RESTORED)
+    # The assignee it had may have lost it to the queue on the way back: tell them too.
+    publish_conversation_changed(
+        locked, change=EventType.RESTORED, previous_assignee_id=before.assignee_id
+    )
     return locked
 
 

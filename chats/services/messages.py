@@ -188,10 +188,13 @@ def message_receive(
             "updated_at",
         ]
     )
-    publish_message(message)
     if conversation.status == Status.SNOOZED and conversation.snooze_until_reply:
+        # Wake first: the wake may move the conversation (to the queue, another operator), and
+        # the message must go to whoever sees it now, not to who had it.
         _wake(conversation, actor=None, cause="reply")
+        publish_message(message)
     else:
+        publish_message(message)
         publish_conversation_changed(conversation, change="message")
     return message, True
 
