@@ -28,6 +28,7 @@ from django.http import Http404
 
 from accounts.models import User
 from accounts.services import presence_heartbeat
+from chats import live_render
 from chats.selectors import (
     conversation_for,
     live_event_horizon,
@@ -213,7 +214,7 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         for start in range(0, len(missing), REPLAY_PAGE):
             for event in await _events(missing[start : start + REPLAY_PAGE]):
                 self._sent.add(event["id"])
-                await self.send_json(event)
+                await self.send_json(await self._decorated(event))
         self._confirm(until)
         return len(missing)
 
@@ -257,11 +258,16 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             if seq <= self.watermark or seq in self._sent:
                 return  # already forwarded (through another group, or by a catch-up)
             self._sent.add(seq)
-        await self.send_json(event)
+        await self.send_json(await self._decorated(event))
         if event.get("type") == "conversation.changed" and event.get("conversation_id") in (
             self.subscriptions
         ):
             await self._recheck_subscription(event["conversation_id"])
+
+    async def _decorated(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event with the fragments that change on this user's page, rendered once per
+        distinct view in this process (`chats.live_render`)."""
+        return await live_render.decorate(event, user=self.user, subscriptions=self.subscriptions)
 
     async def _recheck_subscription(self, pk: int) -> None:
         """Any change of a conversation (a transfer, an assignment after a wake or a reopen, a

@@ -21,6 +21,7 @@ urlpatterns = [
         name="conversation-templates",
     ),
     path("inbox/c/<int:pk>/send/", views.conversation_send, name="conversation-send"),
+    path("inbox/c/<int:pk>/read/", views.conversation_read, name="conversation-read"),
     path("inbox/c/<int:pk>/take/", views.conversation_take, name="conversation-take"),
     path("inbox/c/<int:pk>/unassign/", views.conversation_unassign, name="conversation-unassign"),
     path("inbox/c/<int:pk>/transfer/", views.conversation_transfer, name="conversation-transfer"),

@@ -40,7 +40,7 @@ POLL_SECONDS = 30.0
 
 def in_process_enabled() -> bool:
     """Whether the web process listens to the PBXs itself (docs/telephony.md)."""
-    return bool(getattr(settings, "TELEPHONY_AMI_IN_PROCESS", not settings.REDIS_URL))
+    return bool(settings.TELEPHONY_AMI_IN_PROCESS)
 
 
 def _active_ids() -> list[int]:

@@ -146,6 +146,15 @@ conversation_restore = _one_service(conversation_services.conversation_restore)
 
 @login_required
 @require_POST
+def conversation_read(request: HttpRequest, pk: int) -> HttpResponse:
+    """The open thread showed what the socket pushed: the assignee has read it (204)."""
+    conversation = _gated(request, pk)
+    conversation_services.conversation_mark_read(conversation=conversation, actor=request.user)
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
 def conversation_send(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _gated(request, pk)
     form = SendForm(request.POST, auto_id="composer-%s")

@@ -12,7 +12,18 @@ from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Avg, Count, Max
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    IntegerField,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -20,7 +31,8 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from accounts.access import Capability, has_capability, profile_of
+from accounts.access import Capability, has_capability, profile_of, scope_of
+from accounts.models import Role
 from chats.forms import (
     DeleteForm,
     ListParamsForm,
@@ -41,10 +53,14 @@ from chats.selectors import (
     names_mentioned,
     search_conversations,
     thread_messages,
+    thread_messages_queryset,
+    user_team_ids,
+    visible_conversations,
     with_effective_status,
 )
 from customers.loyalty import goodwill_limit
-from customers.selectors import customer_card
+from customers.models import Identity
+from customers.selectors import customer_card, mask_value
 
 Status = Conversation.Status
 EventType = ConversationEvent.Type
@@ -125,16 +141,80 @@ def list_state(request: HttpRequest) -> ListState:
     return ListState(**ListParamsForm(request.GET).params())
 
 
+# The contact a row shows for its customer, best first (an app id tells an operator nothing).
+CONTACT_KINDS = (Identity.Kind.PHONE, Identity.Kind.EMAIL, Identity.Kind.TELEGRAM)
+
+
+def with_contact(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Annotate `contact`: the customer's best contact, in the same query as the rows."""
+    rank = Case(
+        *(When(kind=kind, then=Value(n)) for n, kind in enumerate(CONTACT_KINDS)),
+        output_field=IntegerField(),
+    )
+    best = (
+        Identity.objects.filter(customer_id=OuterRef("customer_id"), kind__in=CONTACT_KINDS)
+        .order_by(rank, "value")
+        .values("value")[:1]
+    )
+    return qs.annotate(contact=Subquery(best))
+
+
+def show_contacts(rows: Iterable[Conversation], user: Any) -> None:
+    """Set each row's `contact_shown`: in full only for roles that may see personal data,
+    masked by the one masking rule otherwise (as on the customer card)."""
+    show = has_capability(user, Capability.VIEW_CUSTOMER_PII)
+    for row in rows:
+        value = getattr(row, "contact", None) or ""
+        row.contact_shown = value if show or not value else mask_value(value)  # type: ignore[attr-defined]
+
+
+def list_row(user: Any, pk: int) -> Conversation | None:
+    """One conversation as a list row shows it, through the gate (deleted ones for the roles
+    that may restore them); None when the user may not see it. One query."""
+    found = (
+        with_contact(with_effective_status(visible_conversations(user, include_deleted=True)))
+        .select_related("customer", "inbox", "assignee", "team")
+        .filter(pk=pk)
+        .first()
+    )
+    if found is not None:
+        show_contacts([found], user)
+    return found
+
+
+def thread_message(user: Any, conversation: Conversation, pk: int) -> TimelineItem | None:
+    """One message of a conversation the caller got through the gate, as the thread shows it
+    (deleted ones only for the roles that see them); None otherwise."""
+    found = thread_messages_queryset(user, conversation).filter(pk=pk).first()
+    if found is None:
+        return None
+    return TimelineItem(at=found.created_at, message=found, attachments=_attachments(found))
+
+
+def _list_filter(user: Any, state: ListState) -> dict[str, Any]:
+    """What decides whether a conversation belongs in the list shown: the browser places a
+    row pushed by the socket with it (static/js/operator.js). The teams are read only for the
+    views that filter on them."""
+    scope = scope_of(user)
+    team_ids: list[int] = []
+    if not state.q and (
+        state.view == "team" or (state.view == "queue" and scope != Role.Scope.ALL)
+    ):
+        team_ids = list(user_team_ids(user).values_list("pk", flat=True))
+    return {"user_id": user.pk, "scope": scope or "", "team_ids": team_ids}
+
+
 def list_context(request: HttpRequest, state: ListState, current_id: int | None) -> dict:
     """One page of the list: a single query whatever the page size (rows carry their
-    customer, inbox, assignee and team)."""
+    customer, inbox, assignee, team and contact)."""
     user = request.user
     if state.q:
         rows_qs = with_effective_status(search_conversations(user, state.q))
     else:
         rows_qs = inbox(user, view=state.view)
     offset = (state.page - 1) * PAGE_SIZE
-    rows = list(rows_qs[offset : offset + PAGE_SIZE + 1])
+    rows = list(with_contact(rows_qs)[offset : offset + PAGE_SIZE + 1])
+    show_contacts(rows, user)
     has_more = len(rows) > PAGE_SIZE
     views = inbox_views(user)
     current_view = next((v for v in views if v.slug == state.view), None)
@@ -166,6 +246,7 @@ def list_context(request: HttpRequest, state: ListState, current_id: int | None)
         "rows": rows[:PAGE_SIZE],
         "current_id": current_id,
         "list_refresh_url": fragment_path + state.suffix(current=current_id),
+        "list_filter": _list_filter(user, state),
         **pages,
     }
 
@@ -481,6 +562,12 @@ def _js_strings() -> dict[str, str]:
     }
 
 
+def _read_url(pk: int) -> str:
+    """Where the browser says that the assignee has read what the socket just showed in the
+    open thread (a pushed message does not reload the thread, which is what marked it read)."""
+    return reverse("conversation-read", args=[pk])
+
+
 def render_page(
     request: HttpRequest,
     *,
@@ -506,4 +593,5 @@ def render_page(
         context["panel_url"] = reverse("conversation-panel", args=[conversation.pk])
         context["templates_url"] = reverse("conversation-templates", args=[conversation.pk])
         context["allergy_check_url"] = reverse("conversation-allergy-check", args=[conversation.pk])
+        context["read_url"] = _read_url(conversation.pk)
     return render(request, "chats/inbox.html", context, status=status)

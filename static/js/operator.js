@@ -2,9 +2,11 @@
  *
  * The page is complete without this file: every action is a real form and a reload shows
  * the truth. This script makes it live and fast:
- *  - one WebSocket to /ws/operator/: on an event, re-fetch the list (and the open thread /
- *    panel) as server-rendered fragments through htmx; resume after a reconnect from the
- *    last event id kept in sessionStorage; reload when the server asks for a resync;
+ *  - one WebSocket to /ws/operator/ (the protocol client is SmartdeskLive, live-fragment.js):
+ *    an event carries its list row and message rendered once per view on the server, patched
+ *    in place (coalesced per conversation); an event without them, or one that cannot be
+ *    placed here, re-fetches the fragment through htmx, once per burst; resume after a
+ *    reconnect from the confirmed watermark; reload when the server asks for a resync;
  *  - action errors (400/403/409) shown in the page; focus and scroll kept across refreshes;
  *  - the composer: reply / note, Ctrl+Enter sends, "/shortcut" opens the template picker;
  *  - keyboard shortcuts (j k r n / t s e ?), never while typing in a field.
@@ -191,9 +193,11 @@
     }
   });
 
-  // Our own successful actions: the thread came back in the response; list and panel follow.
+  // Our own successful actions: the thread came back in the response; list and panel follow
+  // (the list through the socket when it is live and brings rows, as for anyone's action).
+  var rowsComeLive = false;
   document.body.addEventListener("sd-changed", function () {
-    schedule({ list: true, panel: true });
+    schedule({ list: !(rowsComeLive && workspace.dataset.live === "live"), panel: true });
   });
 
   function scrollThreadToEnd() {
@@ -202,62 +206,312 @@
   }
   scrollThreadToEnd();
 
-  /* ---------------------------------------------------------------- live socket -------- */
+  /* ---------------------------------------------------------------- live patches ------- */
 
-  var STORE_LAST = "smartdesk.live.last";
-  var STORE_SEEN = "smartdesk.live.seen";
-  var MAX_SEEN = 500;
-  var PING_MS = 25000;
-  var MAX_BACKOFF_MS = 30000;
-  var CLOSE_UNAUTHENTICATED = 4401;
-  var CLOSE_DEACTIVATED = 4403;
+  /* A decorated event carries `html` rendered once per view on the server
+   * (chats/live_render.py): the conversation's list row and, for the open thread, the
+   * message. They are applied in place, coalesced per conversation over a short window, and
+   * nothing is fetched. The list element says which conversations it shows (data-view,
+   * data-user-id, data-team-ids...) and each row its status, team, assignee and sort keys, so
+   * a pushed row is placed, moved or dropped without asking the server. Only when that cannot
+   * be decided here (a paged list whose membership changes, an empty list) is the list
+   * refetched, once per burst. */
+  var PATCH_MS = 40;
+  var rowPatches = new Map(); // conversation id -> row html ("" = no longer visible)
+  var messagePatches = new Map(); // message id -> message html ("" = not shown to us)
+  var deferredMessages = new Map(); // replacements held while the operator is inside one
+  var patchTimer = null;
+  var readUrl = workspace.dataset.readUrl || "";
+  var readTimer = null;
 
-  function readSeen() {
-    try {
-      var stored = JSON.parse(sessionStorage.getItem(STORE_SEEN) || "[]");
-      return Array.isArray(stored) ? stored.filter(Number.isInteger).slice(-MAX_SEEN) : [];
-    } catch (e) {
-      return [];
+  function decorated(message) {
+    var html = message.html;
+    if (!html || typeof html !== "object") return null;
+    // A fragment rendered in another language than the page's: the page asks for its own.
+    var page = (document.documentElement.lang || "").toLowerCase().split("-")[0];
+    var lang = String(html.lang || page).toLowerCase().split("-")[0];
+    return lang === page ? html : null;
+  }
+
+  function queuePatches(message, html) {
+    rowsComeLive = true;
+    var cid = Number(message.conversation_id);
+    if (typeof html.row === "string") rowPatches.set(cid, html.row);
+    if (typeof html.message === "string" && cid === conversationId && Number.isInteger(message.message_id)) {
+      messagePatches.set(message.message_id, html.message);
+    }
+    if (!patchTimer) patchTimer = setTimeout(applyPatches, PATCH_MS);
+  }
+
+  function applyPatches() {
+    patchTimer = null;
+    var rows = rowPatches;
+    var messages = messagePatches;
+    rowPatches = new Map();
+    messagePatches = new Map();
+    messages.forEach(function (html, id) { applyMessage(id, html); });
+    rows.forEach(function (html, id) { applyRow(id, html); });
+  }
+
+  function fragmentOf(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html.trim();
+    var element = template.content.firstElementChild;
+    return element && element.tagName === "LI" ? element : null;
+  }
+
+  function csrfInput() {
+    return document.querySelector("input[name=csrfmiddlewaretoken]");
+  }
+
+  function withQuery(url, query) {
+    return url && query && url.indexOf("?") === -1 ? url + query : url;
+  }
+
+  /* A shared fragment carries neither this page's list state nor its CSRF token: add them,
+   * exactly as the page's own rendering would have. */
+  function adopt(element, query) {
+    element.querySelectorAll("a.row-link").forEach(function (link) {
+      link.setAttribute("href", withQuery(link.getAttribute("href"), query));
+    });
+    element.querySelectorAll("form").forEach(function (form) {
+      ["action", "hx-post"].forEach(function (name) {
+        if (form.hasAttribute(name)) form.setAttribute(name, withQuery(form.getAttribute(name), query));
+      });
+      var token = csrfInput();
+      if ((form.method || "").toLowerCase() === "post" && token && !form.querySelector("input[name=csrfmiddlewaretoken]")) {
+        form.prepend(token.cloneNode(false));
+      }
+    });
+  }
+
+  /* ---- the list ---- */
+
+  var listTimer = null;
+  function refetchList() {
+    // One refetch for a whole burst, never one per event.
+    clearTimeout(listTimer);
+    listTimer = setTimeout(function () { listTimer = null; schedule({ list: true }); }, DEBOUNCE_MS);
+  }
+
+  function teamsOf(list) {
+    return (list.dataset.teamIds || "").split(" ").filter(Boolean);
+  }
+
+  /* Whether the list shown holds this row (chats.selectors.inbox, view by view); null when
+   * the page cannot tell (a search, an unknown view). */
+  function belongs(list, row) {
+    var d = row.dataset;
+    var deleted = d.deleted === "1";
+    var open = !deleted && d.status === "open";
+    var me = list.dataset.userId;
+    switch (list.dataset.view) {
+      case "mine": return open && d.assigneeId === me;
+      case "queue":
+        return open && !d.assigneeId && (list.dataset.scope === "all" || teamsOf(list).indexOf(d.teamId) !== -1);
+      case "team": return open && !!d.teamId && teamsOf(list).indexOf(d.teamId) !== -1;
+      case "all": return open;
+      case "snoozed": return !deleted && d.status === "snoozed";
+      case "closed": return !deleted && d.status === "closed";
+      case "deleted": return deleted;
+      default: return null;
     }
   }
-  var seen = readSeen();
-  var seenSet = new Set(seen);
-  var lastId = Number(sessionStorage.getItem(STORE_LAST)) || null;
-  // The page shows everything up to the id it was rendered at: resume from there, so events
-  // committed between rendering and connecting are not lost (and older ones not replayed).
-  if (workspace.dataset.liveAfter !== undefined && workspace.dataset.liveAfter !== "") {
-    lastId = Number(workspace.dataset.liveAfter);
+
+  // Sort keys are "seconds.micros" strings of one width (or "" for none): they compare as text.
+  function ascNullsLast(a, b) {
+    if (a === b) return 0;
+    if (!a) return 1;
+    if (!b) return -1;
+    return a < b ? -1 : 1;
   }
 
-  function persist() {
-    try {
-      sessionStorage.setItem(STORE_SEEN, JSON.stringify(seen));
-      if (lastId !== null) sessionStorage.setItem(STORE_LAST, String(lastId));
-      else sessionStorage.removeItem(STORE_LAST);
-    } catch (e) { /* storage full or disabled: live still works, resume does not */ }
+  function descNullsLast(a, b) {
+    if (a === b) return 0;
+    if (!a) return 1;
+    if (!b) return -1;
+    return a > b ? -1 : 1;
   }
 
-  function remember(id) {
-    seenSet.add(id);
-    seen.push(id);
-    while (seen.length > MAX_SEEN) seenSet.delete(seen.shift());
-    if (lastId === null || id > lastId) lastId = id;
-    persist();
+  /* The list's own order (chats.selectors.inbox): negative when row `a` comes first. */
+  function compare(view, a, b) {
+    var x = a.dataset;
+    var y = b.dataset;
+    var byPk = Number(x.conversationId) - Number(y.conversationId);
+    if (view === "closed" || view === "deleted") {
+      return descNullsLast(x.closedAt, y.closedAt) || -byPk;
+    }
+    return (
+      Number(y.priority) - Number(x.priority) ||
+      ascNullsLast(x.waitingSince, y.waitingSince) ||
+      descNullsLast(x.lastMessageAt, y.lastMessageAt) ||
+      byPk
+    );
   }
 
-  function forgetAll() {
-    seen = [];
-    seenSet = new Set();
-    lastId = null;
-    persist();
+  function rowFocus(row) {
+    var active = document.activeElement;
+    return !!(row && active && row.contains(active));
   }
 
-  var socket = null;
-  var attempt = 0;
-  var stopped = false;
-  var pingTimer = null;
-  var reconnectTimer = null;
+  function applyRow(cid, html) {
+    var list = document.getElementById("list");
+    if (!list) return;
+    var existing = list.querySelector("li.row[data-conversation-id='" + cid + "']");
+    var paged = list.dataset.paged === "1";
+    if (html === "") {
+      // No longer this user's to see (the server's gate said so).
+      if (existing) {
+        if (paged) refetchList();
+        else removeRow(existing);
+      }
+      return;
+    }
+    var row = fragmentOf(html);
+    if (!row) return refetchList();
+    if (existing && (row.dataset.version || "") < (existing.dataset.version || "")) return; // older
+    adopt(row, list.dataset.listQuery || "");
+    var current = cid === Number(list.dataset.currentId || 0);
+    if (current) {
+      row.classList.add("is-current");
+      var link = row.querySelector(".row-link");
+      if (link) link.setAttribute("aria-current", "true");
+      if (row.dataset.assigneeId && row.dataset.assigneeId === list.dataset.userId) {
+        // The assignee has it open: what arrived is read (as the thread's reload marks it).
+        row.classList.remove("is-unread");
+        row.querySelectorAll(".badge-unread").forEach(function (badge) { badge.remove(); });
+        markRead();
+      }
+    }
+    var inList = belongs(list, row);
+    if (inList === null) {
+      // A search result: kept up to date in place; what newly matches shows on the next search.
+      if (existing) replaceRow(existing, row);
+      return;
+    }
+    if (!inList) {
+      if (existing) {
+        if (paged) refetchList();
+        else removeRow(existing);
+      }
+      return;
+    }
+    var rows = list.querySelector("ul.rows");
+    if (!rows) return refetchList(); // the list was empty: let the server build it
+    var view = list.dataset.view;
+    var before = null;
+    var others = Array.prototype.filter.call(rows.children, function (li) { return li !== existing; });
+    for (var i = 0; i < others.length; i += 1) {
+      if (compare(view, row, others[i]) < 0) {
+        before = others[i];
+        break;
+      }
+    }
+    if (paged) {
+      // Entering or moving within one page of several: only the server knows the page.
+      if (existing && before === nextRow(existing)) replaceRow(existing, row);
+      else refetchList();
+      return;
+    }
+    var focused = rowFocus(existing);
+    if (existing) existing.remove();
+    rows.insertBefore(row, before);
+    if (focused) refocus(row);
+    htmx.process(row);
+  }
+
+  function nextRow(li) {
+    var next = li.nextElementSibling;
+    return next && next.matches("li.row") ? next : null;
+  }
+
+  function refocus(row) {
+    var link = row.querySelector(".row-link");
+    if (link) link.focus({ preventScroll: true });
+  }
+
+  function replaceRow(existing, row) {
+    var focused = rowFocus(existing);
+    existing.replaceWith(row);
+    if (focused) refocus(row);
+    htmx.process(row);
+  }
+
+  function removeRow(existing) {
+    var focused = rowFocus(existing);
+    var neighbour = existing.nextElementSibling || existing.previousElementSibling;
+    existing.remove();
+    var rows = document.querySelector("#list ul.rows");
+    if (rows && !rows.children.length) refetchList(); // "Nothing here." comes from the server
+    if (focused) {
+      var target = neighbour && neighbour.querySelector(".row-link");
+      if (target) target.focus({ preventScroll: true });
+      else {
+        var fallback = document.querySelector(FALLBACK_FOCUS.list);
+        if (fallback) fallback.focus({ preventScroll: true });
+      }
+    }
+  }
+
+  function markRead() {
+    if (!readUrl || readTimer) return;
+    readTimer = setTimeout(function () {
+      readTimer = null;
+      fetch(readUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": (csrfInput() || {}).value || "" },
+      }).catch(function () { /* the next opening marks it read */ });
+    }, DEBOUNCE_MS);
+  }
+
+  /* ---- the open thread ---- */
+
+  function applyMessage(id, html) {
+    var thread = document.getElementById("thread");
+    if (!thread || Number(thread.dataset.conversationId) !== conversationId) return;
+    var existing = document.getElementById("message-" + id);
+    if (existing && existing.contains(document.activeElement)) {
+      // The operator is on this message (its delete button): swap it once they leave it.
+      deferredMessages.set(id, html);
+      return;
+    }
+    if (html === "") {
+      if (existing) existing.remove();
+      return;
+    }
+    var element = fragmentOf(html);
+    if (!element) return schedule({ thread: true });
+    adopt(element, (document.getElementById("list") || workspace).dataset.listQuery || "");
+    if (existing) {
+      existing.replaceWith(element);
+    } else {
+      var timeline = thread.querySelector("ol.timeline");
+      if (!timeline) return schedule({ thread: true });
+      var log = document.getElementById("thread-log");
+      var atBottom = !log || log.scrollHeight - log.scrollTop - log.clientHeight < 48;
+      timeline.querySelectorAll("li.event-empty").forEach(function (li) { li.remove(); });
+      timeline.appendChild(element);
+      if (atBottom) scrollThreadToEnd();
+    }
+    htmx.process(element);
+  }
+
+  function flushDeferredMessages() {
+    deferredMessages.forEach(function (html, id) {
+      var existing = document.getElementById("message-" + id);
+      if (existing && existing.contains(document.activeElement)) return;
+      deferredMessages.delete(id);
+      messagePatches.set(id, html);
+      if (!patchTimer) patchTimer = setTimeout(applyPatches, PATCH_MS);
+    });
+  }
+  document.addEventListener("focusout", function () { setTimeout(flushDeferredMessages, 0); });
+
+  /* ---------------------------------------------------------------- live socket -------- */
+
   var awaiting = 0; // acknowledgements still due (resumed, subscribed) before we are live
+  var live = null;
 
   var STATUS_TEXT = {
     connecting: function () { return t("connecting", "Connecting…"); },
@@ -275,93 +529,53 @@
     }
   }
 
-  function send(message) {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
-  }
-
   function acknowledged() {
     awaiting = Math.max(0, awaiting - 1);
     if (awaiting === 0) {
-      attempt = 0;
+      if (live) live.healthy();
       setStatus("live");
     }
   }
 
-  function connect() {
-    if (stopped) return;
-    reconnectTimer = null;
-    var reconnecting = attempt > 0;
-    setStatus(reconnecting ? "reconnecting" : "connecting");
-    var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    var ws;
-    try {
-      ws = new WebSocket(scheme + "//" + window.location.host + workspace.dataset.wsPath);
-    } catch (e) {
-      scheduleReconnect();
-      return;
+  function opened(state) {
+    awaiting = state.resuming ? 1 : 0;
+    if (!state.resuming && state.reconnecting) {
+      // Nothing to resume from: whatever happened while we were away, fetch the truth.
+      schedule({ list: true, thread: true, panel: true });
     }
-    socket = ws;
-    ws.addEventListener("open", function () {
-      awaiting = 0;
-      if (lastId !== null) {
-        awaiting += 1;
-        send({ type: "resume", last_id: lastId, seen: seen.slice(-MAX_SEEN) });
-      } else if (reconnecting) {
-        // Nothing to resume from: whatever happened while we were away, fetch the truth.
-        schedule({ list: true, thread: true, panel: true });
-      }
-      if (conversationId) {
-        awaiting += 1;
-        send({ type: "subscribe", conversation_id: conversationId });
-      }
-      if (awaiting === 0) acknowledged();
-      clearInterval(pingTimer);
-      pingTimer = setInterval(function () { send({ type: "ping" }); }, PING_MS);
-    });
-    ws.addEventListener("message", function (event) {
-      var message;
-      try {
-        message = JSON.parse(event.data);
-      } catch (e) {
-        return;
-      }
-      if (message && typeof message === "object") handle(message);
-    });
-    ws.addEventListener("close", function (event) {
-      clearInterval(pingTimer);
-      if (socket === ws) socket = null;
-      if (event.code === CLOSE_UNAUTHENTICATED || event.code === CLOSE_DEACTIVATED) {
-        stopped = true;
-        setStatus("stopped");
-        return;
-      }
-      scheduleReconnect();
-    });
+    if (conversationId) {
+      awaiting += 1;
+      live.send({ type: "subscribe", conversation_id: conversationId });
+    }
+    if (awaiting === 0) {
+      awaiting = 1;
+      acknowledged();
+    }
   }
 
-  function scheduleReconnect() {
-    if (stopped || reconnectTimer) return;
-    var delay = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, attempt));
-    delay = delay / 2 + Math.random() * (delay / 2); // jitter: a restarted server is not stampeded
-    attempt += 1;
-    setStatus("reconnecting");
-    reconnectTimer = setTimeout(connect, delay);
+  var STORE_LAST = "smartdesk.live.last";
+  var newest = 0;
+
+  function noteNewest(id) {
+    // The newest event id this page has applied, for whoever inspects the page (the e2e
+    // tests read it); resuming does not depend on it.
+    if (!Number.isInteger(id) || id <= newest) return;
+    newest = id;
+    try { sessionStorage.setItem(STORE_LAST, String(id)); } catch (e) { /* storage off */ }
   }
 
   function handle(message) {
+    noteNewest(message.id);
     // Other scripts of the page (the call pop-up) hear the same socket instead of opening one.
     document.dispatchEvent(new CustomEvent("smartdesk:live", { detail: message }));
     switch (message.type) {
       case "pong":
+      case "hello":
+      case "heartbeat":
         return;
       case "resumed":
       case "subscribed":
         acknowledged();
-        return;
-      case "resync":
-        forgetAll(); // never loop: after the reload we start from the page itself
-        stopped = true;
-        window.location.reload();
         return;
       case "error":
         if (message.conversation_id !== undefined) {
@@ -370,36 +584,55 @@
         }
         return;
     }
-    if (Number.isInteger(message.id)) {
-      if (seenSet.has(message.id)) return; // replayed or heard through two groups
-      remember(message.id);
-    }
     var mine = conversationId !== null && message.conversation_id === conversationId;
-    if (message.type === "access.changed") {
+    var type = typeof message.type === "string" ? message.type : "";
+    var isMessage = type.indexOf("message.") === 0;
+    var html = decorated(message);
+    if (type === "access.changed") {
       schedule({ list: true, thread: true, panel: true });
-    } else if (message.type === "conversation.changed") {
-      schedule({ list: true, thread: mine, panel: mine });
-    } else if (typeof message.type === "string" && message.type.indexOf("message.") === 0) {
-      schedule({ list: true, thread: mine });
-      if (mine && message.type === "message.created" && message.kind === "inbound") {
-        announce(t("newMessage", "New message in this conversation."));
+    } else if (html && (type.indexOf("conversation.") === 0 || isMessage)) {
+      queuePatches(message, html);
+      if (mine && html.row === "") {
+        schedule({ thread: true }); // out of sight now: the thread's 404 says so
+      } else if (mine && type === "conversation.changed" && message.change !== "message") {
+        // A rare change to the open conversation (taken, snoozed, closed...): its header,
+        // actions and card follow from the server.
+        schedule({ thread: true, panel: true });
+      } else if (mine && isMessage && typeof html.message !== "string") {
+        schedule({ thread: true });
       }
+    } else if (type === "conversation.changed") {
+      schedule({ list: true, thread: mine, panel: mine });
+    } else if (isMessage) {
+      schedule({ list: true, thread: mine });
+    }
+    if (mine && type === "message.created" && message.kind === "inbound") {
+      announce(t("newMessage", "New message in this conversation."));
     }
   }
 
+  function start() {
+    var after = workspace.dataset.liveAfter;
+    live = window.SmartdeskLive.connect({
+      path: workspace.dataset.wsPath,
+      // The page shows everything up to the id it was rendered at: resume from there, so
+      // events committed between rendering and connecting are not lost.
+      watermark: after !== undefined && after !== "" ? Number(after) : null,
+      onOpen: opened,
+      onMessage: handle,
+      onStatus: setStatus,
+      onResync: function () { window.location.reload(); },
+    });
+  }
+
   window.addEventListener("pagehide", function () {
-    stopped = true;
-    if (socket) socket.close();
+    if (live) live.stop();
   });
   window.addEventListener("pageshow", function (event) {
-    if (event.persisted) {
-      stopped = false;
-      attempt = 0;
-      connect();
-    }
+    if (event.persisted && live) live.start();
   });
 
-  if ("WebSocket" in window) connect();
+  if ("WebSocket" in window && window.SmartdeskLive) start();
 
   /* ---------------------------------------------------------------- composer ----------- */
 

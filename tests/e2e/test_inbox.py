@@ -383,8 +383,11 @@ def test_the_inbox_and_thread_pages_have_no_serious_accessibility_violation(
 
 
 def test_after_a_dropped_connection_the_page_catches_up_on_what_it_missed(
-    live_page: Page, operator: User, teammate: User, conversation: Conversation
+    live_page: Page, operator: User, teammate: User, conversation: Conversation, settings: Any
 ) -> None:
+    # An offline browser's socket is not closed by anyone: the page notices the missing
+    # heartbeats (2.5 periods) and reconnects.
+    settings.LIVE_HEARTBEAT_SECONDS = 1
     sign_in(live_page, "anna")
     open_live(live_page, f"/inbox/c/{conversation.pk}/")
     in_thread(

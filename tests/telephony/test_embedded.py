@@ -4,6 +4,9 @@ an operator's socket in the same process."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,6 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 EMBEDDED = {
     "CHANNEL_LAYERS": {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}},
     "REDIS_URL": "",
+    "TELEPHONY_AMI_IN_PROCESS": True,  # its default without Redis
 }
 FAST = {"poll_seconds": 0.05, "backoff_min": 0.01, "backoff_max": 0.05, "ping_interval": 0}
 
@@ -106,12 +110,23 @@ def test_with_redis_the_ami_process_listens_not_the_web_process() -> None:
             keys = [key for key, *_rest in request_started.receivers]
             return any(uid == "telephony-ami-in-process" for uid, _sender in keys)
 
-    with override_settings(REDIS_URL="redis://127.0.0.1:6379/0"):
+    with override_settings(TELEPHONY_AMI_IN_PROCESS=False):
         assert not embedded.in_process_enabled() and not hooked()
-    with override_settings(REDIS_URL=""):
+    with override_settings(TELEPHONY_AMI_IN_PROCESS=True):
         assert embedded.in_process_enabled() and hooked()
-    with override_settings(REDIS_URL="", TELEPHONY_AMI_IN_PROCESS=False):
-        assert not embedded.in_process_enabled() and not hooked()
+
+
+@pytest.mark.parametrize(("redis_url", "expected"), [("", True), ("redis://127.0.0.1:1/0", False)])
+def test_the_web_process_listens_by_default_only_without_redis(
+    redis_url: str, expected: bool
+) -> None:
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env.update(REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="smartdesk.settings")
+    probe = "from django.conf import settings; print(settings.TELEPHONY_AMI_IN_PROCESS)"
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == str(expected)
 
 
 def test_outside_an_event_loop_nothing_starts() -> None:

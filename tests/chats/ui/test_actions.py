@@ -457,3 +457,24 @@ def test_a_message_beyond_the_limit_is_refused(client_for, operator, conversatio
     assert response.status_code == 400
     assert "The message is too long (10001 characters, at most 10000)." in page_text(response)
     assert snapshot(conversation) == before
+
+
+# --- read -------------------------------------------------------------------------------------
+
+
+def test_the_assignee_reading_a_pushed_message_clears_the_unread_count(
+    client_for, operator, outsider, conversation
+) -> None:
+    conversation_services.conversation_take(conversation=conversation, actor=operator)
+    factories.receive(conversation, "are you there?")
+    unread = refreshed(conversation).unread_count
+    assert unread > 0
+
+    # someone who may not see it: 404, and nothing changes
+    assert client_for(outsider).post(url("read", conversation)).status_code == 404
+    assert refreshed(conversation).unread_count == unread
+    # a GET is not a read
+    assert client_for(operator).get(url("read", conversation)).status_code == 405
+
+    assert client_for(operator).post(url("read", conversation)).status_code == 204
+    assert refreshed(conversation).unread_count == 0

@@ -1,0 +1,270 @@
+"""Live events with the HTML they change: rendered once per distinct view, not per subscriber.
+
+The operator consumer calls `decorate(event, user=...)` before it sends an event. For an event
+about a conversation the answer carries `"html"`:
+
+- `row`: the conversation's list row (templates/chats/_row.html, the list's own partial), or
+  `""` when this user may no longer see the conversation (the browser drops the row);
+- `message`: for `message.*` events, the message as the thread shows it
+  (templates/chats/_message.html), or `""` when this user's view does not show it (a deleted
+  message for a role that does not see deleted messages);
+- `lang`: the language it was rendered in (a page in another language refetches instead).
+
+An empty `html` means nothing this page shows changes (a new message of a conversation the
+socket has not open: its row comes with the `conversation.changed` that follows).
+
+The browser patches its page with them (static/js/operator.js) instead of refetching whole
+fragments, so an event costs O(distinct views) renders per process, not O(subscribers).
+
+A *view* is what changes the markup: language, time zone, and the capabilities that show
+something (personal data, deleted messages, deleted conversations). Rendered fragments are kept
+per (event, view) in a small per-process LRU; an asyncio lock per entry makes the first socket
+of a view render while the others of that process wait for its result.
+
+The first user of a view reads through the gate (`presenters.list_row`, the same
+`visible_conversations` filter as `conversation_for`). The others of that view get the cached
+fragments only after `_may_see` (the gate's rule on the row just read, with no query per event)
+says the conversation is theirs too: a socket that hears the event of a conversation leaving its
+sight gets `row: ""`, never the fragment rendered for someone who still sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.exceptions import SynchronousOnlyOperation
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from accounts.access import Capability, has_capability, profile_of, scope_of
+from accounts.models import Role
+from chats.selectors import user_team_ids
+from chats.views.presenters import list_row, thread_message
+
+logger = logging.getLogger(__name__)
+
+CACHE_SIZE = 1024
+# Events whose list row changes. A new message changes its row through the
+# `conversation.changed` that follows it; a deleted one may change the preview without one.
+ROW_EVENTS = frozenset({"conversation.changed", "conversation.reassigned", "message.deleted"})
+MESSAGE_PREFIX = "message."
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ViewKey:
+    language: str
+    time_zone: str
+    personal_data: bool
+    deleted_messages: bool
+    deleted_conversations: bool
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the gate decides on, as the first renderer read it."""
+
+    team_id: int | None
+    assignee_id: int | None
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class Rendered:
+    facts: Facts
+    html: dict[str, str]
+
+
+_cache: OrderedDict[tuple[Any, ...], Rendered] = OrderedDict()
+_locks: weakref.WeakValueDictionary[tuple[Any, ...], asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+async def _maybe_sync(work: Callable[[], T]) -> T:
+    """Run `work` here when it needs no query (what it reads is cached on the user object, as
+    on a consumer's user after its first event); in the database thread otherwise."""
+    try:
+        return work()
+    except SynchronousOnlyOperation:
+        return await database_sync_to_async(work)()
+
+
+def view_key(user: Any) -> ViewKey:
+    profile = profile_of(user)
+    return ViewKey(
+        language=(profile.language if profile and profile.language else settings.LANGUAGE_CODE),
+        time_zone=(profile.time_zone if profile and profile.time_zone else settings.TIME_ZONE),
+        personal_data=has_capability(user, Capability.VIEW_CUSTOMER_PII),
+        deleted_messages=has_capability(user, Capability.VIEW_DELETED_MESSAGES),
+        deleted_conversations=has_capability(user, Capability.RESTORE_CONVERSATIONS),
+    )
+
+
+_TEAMS_ATTR = "_live_render_team_ids"
+
+
+def _team_ids(user: Any) -> frozenset[int]:
+    """The user's teams, read once per user object: the consumer takes a fresh user object
+    whenever access changes (`access.changed`), teams included."""
+    if not hasattr(user, _TEAMS_ATTR):
+        ids = frozenset(user_team_ids(user).values_list("pk", flat=True))
+        setattr(user, _TEAMS_ATTR, ids)
+    return getattr(user, _TEAMS_ATTR)
+
+
+def may_see(user: Any, facts: Facts) -> bool:
+    """`visible_conversations(user, include_deleted=True)` for one row already read: the
+    same rule, without a query per event (tests/chats/test_live_render.py holds the two
+    together)."""
+    scope = scope_of(user)
+    if scope is None:
+        return False
+    if facts.deleted and not has_capability(user, Capability.RESTORE_CONVERSATIONS):
+        return False
+    if scope == Role.Scope.ALL:
+        return True
+    if facts.assignee_id is not None and facts.assignee_id == user.pk:
+        return True
+    return scope == Role.Scope.TEAMS and facts.team_id in _team_ids(user)
+
+
+def _parts(event: dict[str, Any], subscriptions: Collection[int] | None) -> tuple[str, ...]:
+    kind = str(event.get("type"))
+    parts = []
+    if kind in ROW_EVENTS:
+        parts.append("row")
+    if (
+        kind.startswith(MESSAGE_PREFIX)
+        and _int(event.get("message_id")) is not None
+        and (subscriptions is None or event.get("conversation_id") in subscriptions)
+    ):
+        parts.append("message")
+    return tuple(parts)
+
+
+def _render(
+    user: Any, event: dict[str, Any], parts: tuple[str, ...], key: ViewKey
+) -> Rendered | None:
+    """The fragments for `user`'s view, read through the gate; None if they may not see the
+    conversation. A fixed number of queries: the row, and the message if asked."""
+    with translation.override(key.language), timezone.override(ZoneInfo(key.time_zone)):
+        row = list_row(user, event["conversation_id"])
+        if row is None:
+            return None
+        html: dict[str, str] = {}
+        if "row" in parts:
+            html["row"] = render_to_string(
+                "chats/_row.html", {"c": row, "current_id": None, "list_query": ""}
+            ).strip()
+        if "message" in parts:
+            item = thread_message(user, row, event["message_id"])
+            html["message"] = (
+                ""
+                if item is None
+                else render_to_string(
+                    "chats/_message.html",
+                    {
+                        "m": item.message,
+                        "attachments": item.attachments,
+                        "conversation": row,
+                        "offer": {"delete_messages": row.deleted_at is None},
+                        "list_query": "",
+                        # Shared by a whole view, so it must carry nobody's CSRF token:
+                        # the browser adds its own page's.
+                        "live_fragment": True,
+                    },
+                ).strip()
+            )
+        html["lang"] = key.language
+    return Rendered(
+        facts=Facts(
+            team_id=row.team_id, assignee_id=row.assignee_id, deleted=row.deleted_at is not None
+        ),
+        html=html,
+    )
+
+
+def _remember(key: tuple[Any, ...], rendered: Rendered) -> None:
+    _cache[key] = rendered
+    _cache.move_to_end(key)
+    while len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+
+
+def _lock(key: tuple[Any, ...]) -> asyncio.Lock:
+    lock = _locks.get(key)
+    if lock is None:
+        lock = asyncio.Lock()
+        _locks[key] = lock
+    return lock
+
+
+def _gone(event: dict[str, Any], key: ViewKey) -> dict[str, Any]:
+    return {**event, "html": {"row": "", "lang": key.language}}
+
+
+async def decorate(
+    event: dict[str, Any], *, user: Any, subscriptions: Collection[int] | None = None
+) -> dict[str, Any]:
+    """The event to send to `user`: the same dict, or a copy carrying `html` (see the module
+    docstring). `subscriptions`, when given, are the conversations this socket has open: the
+    message fragment goes only to them. Never raises: an event that cannot be rendered is sent
+    as it is, and the browser refetches."""
+    conversation_id = _int(event.get("conversation_id"))
+    if conversation_id is None or user is None:
+        return event
+    kind = event.get("type")
+    if not isinstance(kind, str) or not (kind in ROW_EVENTS or kind.startswith(MESSAGE_PREFIX)):
+        return event
+    parts = _parts(event, subscriptions)
+    if not parts:
+        # Nothing of this page changes (a message in a conversation it does not show; the
+        # row follows with `conversation.changed`): an empty `html` says so, no refetch.
+        return {**event, "html": {}}
+    try:
+        key = await _maybe_sync(lambda: view_key(user))
+        seq = _int(event.get("id"))
+        # The event's own identity beside its id: ids are never reused, but a cache that
+        # outlives a test database must not serve one event's HTML for another.
+        cache_key = (
+            seq,
+            event.get("type"),
+            conversation_id,
+            event.get("message_id"),
+            key,
+            parts,
+        )
+        rendered = _cache.get(cache_key) if seq is not None else None
+        if rendered is None:
+            async with _lock(cache_key):
+                rendered = _cache.get(cache_key) if seq is not None else None
+                if rendered is None:
+                    rendered = await database_sync_to_async(_render)(user, event, parts, key)
+                    if rendered is None:
+                        # This user may not see it; another user of the view may: not cached.
+                        return _gone(event, key)
+                    if seq is not None:
+                        _remember(cache_key, rendered)
+                    return {**event, "html": dict(rendered.html)}
+        else:
+            _cache.move_to_end(cache_key)
+        facts = rendered.facts
+        if not await _maybe_sync(lambda: may_see(user, facts)):
+            return _gone(event, key)
+        return {**event, "html": dict(rendered.html)}
+    except Exception:
+        logger.exception("could not render live event %s", event.get("id"))
+        return event

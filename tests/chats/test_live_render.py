@@ -1,0 +1,257 @@
+"""`chats.live_render.decorate`: an event's fragments rendered once per distinct view of the
+data, never once per subscriber, and never shown to someone the gate refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test.signals import template_rendered
+from django.urls import reverse
+
+from accounts.models import Role, Team, User
+from chats import live_render
+from chats.models import Conversation, Inbox, Message
+from chats.selectors import visible_conversations
+from chats.services import conversations as conversation_services
+from chats.services import messages as message_services
+from smartdesk.models import LiveEvent
+from tests import factories
+
+# Channels' `database_sync_to_async` closes the connection around each call: committed data.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PHONE = "+79161234567"
+# Each decorated event gets an id of its own: the per-process cache outlives a test.
+_ids = itertools.count(10**12)
+
+
+@pytest.fixture
+def renders() -> Iterator[Counter[str]]:
+    """How many times each template was rendered (Django's test instrumentation)."""
+    counted: Counter[str] = Counter()
+
+    def count(sender: Any, template: Any, **kwargs: Any) -> None:
+        counted[template.name] += 1
+
+    template_rendered.connect(count)
+    try:
+        yield counted
+    finally:
+        template_rendered.disconnect(count)
+
+
+@pytest.fixture
+def conversation(support_inbox: Inbox, operator: User) -> Conversation:
+    customer = factories.make_customer("Svetlana", "Morozova", phone=PHONE)
+    return factories.make_conversation(
+        inbox=support_inbox, customer=customer, text="Можно без кунжута?", assignee=operator
+    )
+
+
+def last_event(type: str, conversation: Conversation) -> dict[str, Any]:
+    """The newest event of `type` the services logged for `conversation`, as the consumer
+    would receive it."""
+    row = (
+        LiveEvent.objects.filter(type=type, conversation_id=conversation.pk)
+        .order_by("-pk")
+        .values_list("payload", flat=True)
+        .first()
+    )
+    assert row is not None, f"no {type} event"
+    return {**row, "id": next(_ids)}
+
+
+def decorate_all(event: dict[str, Any], users: list[User], **kwargs: Any) -> list[dict[str, Any]]:
+    """`decorate` for every user at once, as the sockets of one process would."""
+
+    async def run() -> list[dict[str, Any]]:
+        return list(
+            await asyncio.gather(
+                *(live_render.decorate(event, user=user, **kwargs) for user in users)
+            )
+        )
+
+    return async_to_sync(run)()
+
+
+def operators(support: Team, n: int) -> list[User]:
+    return [factories.make_user(role=Role.OPERATOR, teams=[support]) for _ in range(n)]
+
+
+def test_many_users_of_one_view_cost_one_render(
+    conversation: Conversation, operator: User, support: Team, admin_user: User, renders
+) -> None:
+    # given: twelve operators of the support team (one view) and an admin (another view)
+    users = [operator, *operators(support, 11)]
+    factories.receive(conversation, "Курьер опаздывает")
+    event = last_event("conversation.changed", conversation)
+
+    # when
+    sent = decorate_all(event, [*users, admin_user])
+
+    # then: one row for the operators' view, one for the admin's
+    assert renders["chats/_row.html"] == 2
+    rows = {message["html"]["row"] for message in sent[:-1]}
+    assert len(rows) == 1
+    assert "Курьер опаздывает" in rows.pop()
+    assert sent[-1]["html"]["row"] != sent[0]["html"]["row"]
+    assert event.get("html") is None  # the caller's dict is left alone
+
+    # and the same event again (another process would render its own): nothing to render
+    decorate_all(event, users)
+    assert renders["chats/_row.html"] == 2
+
+
+def test_the_number_of_queries_does_not_grow_with_the_users(
+    conversation: Conversation, operator: User, support: Team, django_assert_num_queries
+) -> None:
+    users = [operator, *operators(support, 19)]
+    for user in users:  # as on a consumer's user after its first event
+        live_render.view_key(user)
+        live_render.may_see(user, live_render.Facts(team_id=None, assignee_id=None, deleted=False))
+    factories.receive(conversation, "Где заказ?")
+    event = last_event("message.created", conversation)
+
+    # the conversation row through the gate, then the message
+    with django_assert_num_queries(2):
+        sent = decorate_all(event, users)
+
+    assert all("Где заказ?" in message["html"]["message"] for message in sent)
+
+
+def test_personal_data_is_shown_only_to_the_view_that_may_see_it(
+    conversation: Conversation, operator: User, admin_user: User
+) -> None:
+    conversation_services.conversation_set_priority(
+        conversation=conversation, priority=Conversation.Priority.HIGH, actor=admin_user
+    )
+    event = last_event("conversation.changed", conversation)
+
+    masked, full = decorate_all(event, [operator, admin_user])
+
+    assert PHONE not in masked["html"]["row"]
+    assert "+7•••67" in masked["html"]["row"]
+    assert PHONE in full["html"]["row"]
+
+
+def test_a_user_the_gate_refuses_never_gets_the_fragment_rendered_for_another(
+    conversation: Conversation, operator: User, teammate: User, outsider: User, delivery: Team
+) -> None:
+    # given: the conversation goes from support (and Anna) to the delivery team's queue
+    conversation_services.conversation_transfer(
+        conversation=conversation, team=delivery, operator=None, reason="courier", actor=operator
+    )
+    event = last_event("conversation.changed", conversation)
+
+    # when: Vera (delivery, same view as Boris) renders first, then Boris (support) hears it
+    seen, gone = decorate_all(event, [outsider], subscriptions=None) + decorate_all(
+        event, [teammate]
+    )
+
+    # then: Vera gets the row; Boris is told the row is gone, with nothing of it
+    assert "Svetlana Morozova" in seen["html"]["row"]
+    assert gone["html"]["row"] == ""
+    assert "message" not in gone["html"]
+
+
+def test_a_deleted_message_is_removed_for_those_who_do_not_see_deleted_messages(
+    conversation: Conversation, operator: User, admin_user: User
+) -> None:
+    message = Message.objects.filter(conversation=conversation).get()
+    message_services.message_delete(message=message, actor=admin_user)
+    event = last_event("message.deleted", conversation)
+
+    for_operator, for_admin = decorate_all(event, [operator, admin_user])
+
+    assert for_operator["html"]["message"] == ""
+    assert "is-deleted" in for_admin["html"]["message"]
+    assert f'id="message-{message.pk}"' in for_admin["html"]["message"]
+    # a fragment shared by a whole view carries nobody's CSRF token
+    assert "csrfmiddlewaretoken" not in for_admin["html"]["message"]
+
+
+def test_the_message_goes_only_to_sockets_that_have_the_conversation_open(
+    conversation: Conversation, operator: User
+) -> None:
+    factories.receive(conversation, "Алло?")
+    event = last_event("message.created", conversation)
+
+    (closed,) = decorate_all(event, [operator], subscriptions=set())
+    (open_,) = decorate_all(event, [operator], subscriptions={conversation.pk})
+
+    assert "message" not in closed["html"]
+    assert "Алло?" in open_["html"]["message"]
+
+
+def test_events_about_no_conversation_are_sent_as_they_are(operator: User) -> None:
+    event = {"type": "presence.changed", "id": next(_ids), "user_id": operator.pk}
+
+    (sent,) = decorate_all(event, [operator])
+
+    assert sent is event
+
+
+def test_may_see_is_the_gate(
+    support_inbox: Inbox,
+    delivery_inbox: Inbox,
+    operator: User,
+    teammate: User,
+    outsider: User,
+    admin_user: User,
+    super_admin: User,
+) -> None:
+    # given: conversations in each state the gate decides on
+    made = []
+    for inbox in (support_inbox, delivery_inbox):
+        for assignee in (None, operator, outsider):
+            made.append(factories.make_conversation(inbox=inbox, assignee=assignee))
+    deleted = factories.make_conversation(inbox=support_inbox, assignee=operator)
+    conversation_services.conversation_delete(conversation=deleted, reason="", actor=admin_user)
+    made.append(Conversation.objects.get(pk=deleted.pk))
+    no_team = factories.make_conversation(inbox=factories.make_inbox(), assignee=teammate)
+    made.append(no_team)
+
+    for user in (operator, teammate, outsider, admin_user, super_admin):
+        user = User.objects.get(pk=user.pk)
+        visible = set(
+            visible_conversations(user, include_deleted=True).values_list("pk", flat=True)
+        )
+        for conversation in made:
+            facts = live_render.Facts(
+                team_id=conversation.team_id,
+                assignee_id=conversation.assignee_id,
+                deleted=conversation.deleted_at is not None,
+            )
+            assert live_render.may_see(user, facts) == (conversation.pk in visible), (
+                user.username,
+                conversation.pk,
+            )
+
+
+def test_the_pushed_row_is_the_row_the_page_renders(
+    client, conversation: Conversation, operator: User
+) -> None:
+    # given: a change the socket pushes, and the list page rendered after it
+    conversation_services.conversation_set_priority(
+        conversation=conversation, priority=Conversation.Priority.URGENT, actor=operator
+    )
+    (pushed,) = decorate_all(last_event("conversation.changed", conversation), [operator])
+    client.force_login(operator)
+    page = client.get(reverse("inbox"), {"view": "mine"}).content.decode()
+
+    # then: one template, one markup; the page adds only its list state to the link
+    found = re.search(
+        rf'<li class="row[^"]*" data-conversation-id="{conversation.pk}".*?</li>', page, re.S
+    )
+    assert found is not None
+    page_row = found.group(0).replace(f'href="/inbox/c/{conversation.pk}/?view=mine"', "")
+    pushed_row = pushed["html"]["row"].replace(f'href="/inbox/c/{conversation.pk}/"', "")
+    assert " ".join(page_row.split()) == " ".join(pushed_row.split())
+    assert "+7•••67" in page_row and PHONE not in page
