@@ -12,10 +12,10 @@ from django.db import transaction
 from django.test import Client
 
 from smartdesk.asgi import application
-from tests.live import OperatorSocket
 from smartdesk.consumers import CLOSE_UNAUTHENTICATED
 from smartdesk.metrics import WEBSOCKET_CONNECTIONS
 from smartdesk.realtime import publish, user_group
+from tests.live import OperatorSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
