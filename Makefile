@@ -38,8 +38,11 @@ run: install ## Serve the whole product on http://127.0.0.1:8000 (embedded, or P
 		$(BIN)/uvicorn smartdesk.asgi:application --host $(HOST) --port $(WEB_PORT) --lifespan off; \
 	fi
 
-test: install ## Run the whole suite against PostgreSQL and Redis on 127.0.0.1
-	$(BIN)/pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+test: install ## Run the whole suite: unit, in-process, browser; then the real processes and benches
+	$(BIN)/pytest -n auto --ignore=tests/system --ignore=tests/bench $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	@# The production shape (uvicorn, Celery worker and beat on a private redis-server) and the
+	@# benchmark smoke runs start processes of their own: one at a time, not beside xdist workers.
+	$(BIN)/pytest -p no:xdist tests/system tests/bench $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: install ## ruff check, ruff format --check, Django system checks, migrations up to date
 	$(BIN)/ruff check .

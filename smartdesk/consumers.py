@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 # Close codes in the private range (4000-4999) so the browser can tell why.
 CLOSE_UNAUTHENTICATED = 4401
+# The standard "try again later": a backing service is away; the browser reconnects.
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class GroupConsumer(AsyncJsonWebsocketConsumer):
@@ -141,8 +143,14 @@ class AuthenticatedJsonConsumer(GroupConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        for group in await self.initial_groups(user):
-            await self.join(group)
+        try:
+            for group in await self.initial_groups(user):
+                await self.join(group)
+        except Exception as exc:  # Redis (or the database) away: the browser retries later
+            logger.warning("socket refused for now: %s", exc)
+            await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
         await self.accept()
         self.count()
         await self.on_accepted()

@@ -267,9 +267,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "health_check_interval": 25,
     "retry_on_timeout": True,
 }
-# Without the broker a running task cannot be acknowledged any more: it will be delivered
-# again, so stop it now rather than let two copies run. Reconnect for ever, at start-up too.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A task running when the broker connection drops is left to finish: killing it could cut a
+# Telegram send between the channel accepting it and the attempt being recorded (a double
+# send later). If the broker hands the task out again, the copy finds the row claimed or done
+# (every task is safe to run twice). Reconnect for ever, at start-up too.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None

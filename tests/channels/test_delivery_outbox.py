@@ -264,7 +264,7 @@ def test_the_sweep_runs_every_half_minute_and_its_timers_come_from_the_environme
     assert defaults["lease"] == 60
     # Longer than the longest task (an export: 6 h), so nothing running is handed out twice.
     assert defaults["visibility"] > 6 * 3600
-    assert defaults["cancel"] is True
+    assert defaults["cancel"] is False  # a running send finishes; a copy finds it done
     assert (tuned["sweep"], tuned["stuck"]) == (5, 10)
     assert legacy["stuck"] == 120
 

@@ -15,6 +15,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
 from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import timezone
@@ -266,3 +267,22 @@ def test_a_failed_live_send_is_counted_and_the_next_one_still_goes_out(operator)
 
     async_to_sync(scenario)()
     assert LIVE_DROPPED.labels("publish")._value.get() == before + 1
+
+
+def test_a_socket_opened_while_redis_is_away_is_told_to_try_again_later(operator) -> None:
+    from unittest import mock
+
+    from smartdesk.consumers import CLOSE_TRY_AGAIN_LATER
+
+    layer = get_channel_layer()
+    socket = _socket(operator)
+
+    async def scenario() -> None:
+        with mock.patch.object(layer, "group_add", side_effect=ConnectionError("redis gone")):
+            # the plain handshake: no hello is coming
+            accepted, _ = await WebsocketCommunicator.connect(socket)
+            assert accepted  # then closed at once, with the standard "try again later"
+            closing = await socket.receive_output(timeout=10)
+            assert closing == {"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER}
+
+    async_to_sync(scenario)()

@@ -1,0 +1,90 @@
+"""A Celery worker killed with `kill -9` in the middle of a batch of deliveries (issue 11: the
+tasks it held stayed parked for the broker's one-hour visibility timeout, and the stuck
+delivery sweep waited an hour too): with a new worker, every reply reaches Telegram exactly
+once within two minutes and ends `sent`."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.system.conftest import Stack
+
+pytestmark = [pytest.mark.system, pytest.mark.xdist_group("system")]
+
+CHATS = (72001, 72002, 72003)
+PER_CHAT = 10
+PREFIX = "killed-"
+DEADLINE = 120
+
+
+def test_a_worker_killed_mid_batch_loses_no_reply_and_sends_none_twice(stack: Stack) -> None:
+    web = stack.web(0)
+    stack.ensure_worker()  # one that an earlier test's outage may have killed is replaced
+    for chat in CHATS:
+        answer = stack.telegram_update(web, chat_id=chat, text=f"{PREFIX}hello {chat}")
+        assert answer.status_code == 200, answer.text
+    conversations = {chat: stack.telegram_conversation(chat) for chat in CHATS}
+    bodies = {(chat, f"{PREFIX}{chat}-{n}") for chat in CHATS for n in range(PER_CHAT)}
+
+    def ours() -> dict[tuple[int, str], int]:
+        return {k: v for k, v in stack.bot.sent().items() if k[1].startswith(PREFIX)}
+
+    # given: Telegram answering slowly, and a batch of 30 replies being delivered
+    stack.bot.delay = 0.3
+    statuses: list[int] = []
+
+    def post(chat: int) -> None:
+        for n in range(PER_CHAT):
+            answer = stack.reply(web, "admin", conversations[chat], f"{PREFIX}{chat}-{n}")
+            statuses.append(answer.status_code)
+
+    posters = [threading.Thread(target=post, args=(chat,)) for chat in CHATS]
+    try:
+        for thread in posters:
+            thread.start()
+        # when: the worker (and its pool) is killed once a few replies have gone out
+        stack.wait(lambda: len(ours()) >= 6, 60, "the batch to be under way")
+        for worker in stack.workers:
+            worker.kill9()
+        sent_at_kill = len(ours())
+        for thread in posters:
+            thread.join(60)
+        assert statuses.count(201) == len(bodies), statuses
+        assert sent_at_kill < len(bodies), "the kill came after the whole batch: nothing tested"
+        stack.start_worker()
+        restarted = time.monotonic()
+
+        # then: within two minutes every reply went exactly once, and each says `sent`
+        def done() -> bool:
+            rows = stack.query(
+                "SELECT count(*) FROM chats_message WHERE kind = 'outbound' AND body LIKE %s"
+                " AND delivery_status = 'sent'",
+                [PREFIX + "%"],
+            )
+            return set(ours()) == bodies and rows[0][0] == len(bodies)
+
+        try:
+            stack.wait(done, DEADLINE, "every reply delivered and marked sent")
+        except AssertionError as problem:
+            states = stack.query(
+                "SELECT delivery_status, count(*) FROM chats_message"
+                " WHERE kind = 'outbound' AND body LIKE %s GROUP BY 1",
+                [PREFIX + "%"],
+            )
+            sent = ours()
+            raise AssertionError(
+                f"{len(sent)} of {len(bodies)} sent ({sent_at_kill} before the kill); never sent: "
+                f"{sorted(bodies - set(sent))}; states: {states}\n{problem}"
+            ) from None
+        print(
+            f"{sent_at_kill} of {len(bodies)} replies sent before the kill, the rest "
+            f"{time.monotonic() - restarted:.1f} s after the new worker was up; calls in "
+            f"flight when it died (dropped by the fake): {stack.bot.dropped}"
+        )
+        twice = {k: v for k, v in ours().items() if v > 1}
+        assert twice == {}, f"sent more than once: {twice}"
+    finally:
+        stack.bot.delay = 0.0
