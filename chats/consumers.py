@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.http import Http404
 
@@ -48,6 +50,9 @@ CLOSE_DEACTIVATED = 4403
 REPLAY_PAGE = 500
 # The most ids a client may report as already held in one resume.
 MAX_SEEN = 2000
+# Every this many heartbeats the socket re-reads its user and re-checks its groups and
+# subscriptions through the gate, in case the events saying they changed were lost.
+RECONCILE_EVERY = 3
 
 
 def _int(value: Any) -> int | None:
@@ -77,15 +82,17 @@ class _Latest:
         return self.value
 
 
-_latest_by_loop: dict[int, _Latest] = {}
+_latest_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Latest] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _latest() -> _Latest:
     # One per event loop: an asyncio.Lock belongs to the loop it was first used in.
-    loop_id = id(asyncio.get_running_loop())
-    found = _latest_by_loop.get(loop_id)
+    loop = asyncio.get_running_loop()
+    found = _latest_by_loop.get(loop)
     if found is None:
-        found = _latest_by_loop[loop_id] = _Latest()
+        found = _latest_by_loop[loop] = _Latest()
     return found
 
 
@@ -121,8 +128,8 @@ def _visible(user: User, pk: int) -> bool:
 
 
 @database_sync_to_async
-def _entitled(user: User, after: int, until: int) -> list[int]:
-    return live_event_ids(user, after=after, until=until)
+def _entitled(user: User, after: int, until: int, limit: int) -> list[int]:
+    return live_event_ids(user, after=after, until=until, limit=limit)
 
 
 @database_sync_to_async
@@ -150,6 +157,13 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         # event still on its way through the channel layer is not mistaken for a lost one.
         self._check_until = 0
         self._presence_at = time.monotonic()
+        # Catch-ups (a resume, a heartbeat) one at a time: a heartbeat must not confirm ids
+        # that a resume is still sending.
+        self._catching = asyncio.Lock()
+        # A browser that resumes does so right after connecting; until it has (or clearly will
+        # not), a heartbeat would confirm ids it has not been replayed yet.
+        self._awaiting_resume = True
+        self._ticks = 0
         await _heartbeat(user.pk)
         return sorted(await _groups_for(self.user, set()))
 
@@ -200,20 +214,38 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         if horizon is not None and after < horizon - 1:
             await self.send_json({"type": "resync", "reason": "too far behind"})
             return
-        held = {s for s in raw_seen[:MAX_SEEN] if _int(s) is not None and s > after}
-        self._sent |= held
-        replayed = await self._catch_up(after, await _latest().get(fresh=True))
+        async with self._catching:
+            until = await _latest().get(fresh=True)
+            # Only ids that exist can be held: a client cannot grow this socket's memory.
+            self._sent |= {
+                s for s in raw_seen[:MAX_SEEN] if _int(s) is not None and after < s <= until
+            }
+            replayed = await self._catch_up(after, until)
+            self._awaiting_resume = False
+        if replayed is None:
+            await self.send_json({"type": "resync", "reason": "too many missed events"})
+            return
         await self.send_json({"type": "resumed", "replayed": replayed, "last_id": self.watermark})
 
-    async def _catch_up(self, after: int, until: int) -> int:
+    async def _catch_up(self, after: int, until: int) -> int | None:
         """Forward every event in (after, until] this user may see and the browser lacks, in
-        commit order; then everything up to `until` is confirmed."""
+        commit order; then everything up to `until` is confirmed. None (nothing sent) when
+        more than `LIVE_REPLAY_MAX` are missing: a reload is cheaper than replaying them."""
         if until <= after:
             return 0
-        missing = [seq for seq in await _entitled(self.user, after, until) if seq not in self._sent]
+        limit = settings.LIVE_REPLAY_MAX
+        entitled = await _entitled(self.user, after, until, limit + len(self._sent) + 1)
+        missing = [seq for seq in entitled if seq not in self._sent]
+        if len(missing) > limit:
+            return None
         for start in range(0, len(missing), REPLAY_PAGE):
             for event in await _events(missing[start : start + REPLAY_PAGE]):
                 self._sent.add(event["id"])
+                if event.get("type") == "access.changed":
+                    # Lost on its way: act on it now, as if it had come live.
+                    await self._refresh_access()
+                    if self.closed:
+                        return len(missing)
                 await self.send_json(await self._decorated(event))
         self._confirm(until)
         return len(missing)
@@ -224,17 +256,40 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             self._sent = {seq for seq in self._sent if seq > upto}
 
     async def tick(self) -> None:
-        await super().tick()  # a Redis that restarted has forgotten every group
-        await self._presence_if_due()
-        until, self._check_until = self._check_until, await _latest().get()
-        if until > self.watermark:
-            recovered = await self._catch_up(self.watermark, until)
+        """Each step on its own: Redis away must not stop presence, and the reverse."""
+        self._ticks += 1
+        await self._step("presence", self._presence_if_due)
+        if self._ticks % RECONCILE_EVERY == 0:
+            # The user's role, teams and the open thread's visibility, as they are now: the
+            # events that say they changed may have been lost.
+            await self._step("access", self._refresh_access)
+        await self._step("groups", super().tick)  # a restarted Redis forgot every group
+        if self._awaiting_resume and self._ticks < 2:
+            return  # the browser's resume comes first; it does not resume: next time
+        self._awaiting_resume = False
+        await self._step("catch-up", self._recover)
+
+    async def _step(self, name: str, step: Any) -> None:
+        try:
+            await step()
+        except (asyncio.CancelledError, StopConsumer):
+            raise
+        except Exception as exc:  # Redis or the database away: the next heartbeat retries
+            logger.warning("heartbeat step %s of %s failed: %s", name, self.channel_name, exc)
+
+    async def _recover(self) -> None:
+        async with self._catching:
+            until, self._check_until = self._check_until, await _latest().get()
+            recovered = await self._catch_up(self.watermark, until) if until > self.watermark else 0
+            if recovered is None:
+                await self.send_json({"type": "resync", "reason": "too many missed events"})
+                return
             if recovered:
                 LIVE_RECOVERED.inc(recovered)
                 logger.warning(
                     "socket of user %s had missed %s live events", self.user.pk, recovered
                 )
-        await self.send_json({"type": "heartbeat", "last_id": self.watermark})
+            await self.send_json({"type": "heartbeat", "last_id": self.watermark})
 
     async def _presence_if_due(self) -> None:
         if time.monotonic() - self._presence_at >= settings.PRESENCE_WRITE_SECONDS:
@@ -249,6 +304,8 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             return  # queued before this socket left the group: no longer ours to hear
         event = message["event"]
         if event.get("type") == "access.changed":
+            if event.get("id") is not None:
+                self._sent.add(event["id"])
             await self._refresh_access()
             if self.counted:
                 await self.send_json(event)

@@ -433,15 +433,16 @@ def _replayable(user: Any) -> Q:
     return visible
 
 
-def live_event_ids(user: Any, *, after: int, until: int) -> list[int]:
-    """The seqs in (after, until] of events the user may see now, in commit order: what a
-    socket compares with what it forwarded to find the ones it missed."""
+def live_event_ids(user: Any, *, after: int, until: int, limit: int | None = None) -> list[int]:
+    """The seqs in (after, until] of events the user may see now, in commit order (the first
+    `limit`): what a socket compares with what it forwarded to find the ones it missed."""
     visible = _replayable(user)
-    return list(
+    rows = (
         LiveEvent.objects.filter(visible, seq__gt=after, seq__lte=until)
         .order_by("seq")
         .values_list("seq", flat=True)
     )
+    return list(rows if limit is None else rows[:limit])
 
 
 def live_events_by_seq(seqs: list[int]) -> list[dict[str, Any]]:

@@ -71,6 +71,8 @@ class GroupConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             await super().send_json(content, close=close)
+        except (TypeError, ValueError):
+            raise  # a payload that is not JSON: our bug, not a client gone
         except Exception as exc:  # the client went away while we were writing to it
             logger.info("socket %s gone while sending: %s", self.channel_name, exc)
             self.closed = True

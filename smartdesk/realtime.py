@@ -183,3 +183,5 @@ class _Publisher:
 
 
 _publisher = _Publisher()
+# A forked child (a Celery prefork worker) starts with no publisher thread and a fresh lock.
+os.register_at_fork(after_in_child=lambda: _publisher.__init__())

@@ -363,6 +363,9 @@ SPECTACULAR_SETTINGS = {
 CONVERSATION_REOPEN_HOURS = env.int("CONVERSATION_REOPEN_HOURS", default=24)
 # How long a disconnected browser can catch up on missed live events before it must reload.
 LIVE_EVENT_RETENTION_HOURS = env.int("LIVE_EVENT_RETENTION_HOURS", default=24)
+# A browser missing more events than this is told to reload rather than replayed them all: a
+# page render is cheaper than thousands of pushed fragments, and the socket stays responsive.
+LIVE_REPLAY_MAX = env.int("LIVE_REPLAY_MAX", default=5000)
 
 # --- channels (docs/channels.md) ---------------------------------------------------------
 

@@ -178,13 +178,15 @@ def test_a_resume_from_before_the_retention_window_asks_for_a_reload(
     factories.receive(conversation, "two")
     from smartdesk.models import LiveEvent
 
-    oldest = LiveEvent.objects.order_by("seq").first()
-    oldest.delete()  # pruned by retention
+    kept = LiveEvent.objects.order_by("-seq").first()
+    LiveEvent.objects.exclude(pk=kept.pk).delete()  # pruned by retention
+    assert kept.seq > 2
     socket = _socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
-        await socket.send_json_to({"type": "resume", "last_id": oldest.seq - 5, "seen": []})
+        # the browser's watermark is from before what the log still keeps
+        await socket.send_json_to({"type": "resume", "last_id": 0, "seen": []})
         assert (await socket.receive_json_from(timeout=10))["type"] == "resync"
         await socket.disconnect()
 
@@ -284,5 +286,66 @@ def test_a_socket_opened_while_redis_is_away_is_told_to_try_again_later(operator
             assert accepted  # then closed at once, with the standard "try again later"
             closing = await socket.receive_output(timeout=10)
             assert closing == {"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER}
+
+    async_to_sync(scenario)()
+
+
+@override_settings(LIVE_REPLAY_MAX=2)
+def test_a_browser_missing_more_than_the_replay_bound_is_told_to_reload(
+    operator, support_inbox
+) -> None:
+    conversation = factories.make_conversation(inbox=support_inbox)
+    socket = _socket(operator)
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        watermark = socket.hello["last_id"]
+        for _ in range(3):
+            await _publish_lost(conversation.pk)
+        await socket.send_json_to({"type": "resume", "last_id": watermark, "seen": []})
+        assert (await socket.receive_json_from(timeout=10))["type"] == "resync"
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
+def test_a_lost_access_change_recovered_by_the_heartbeat_takes_effect(
+    operator, super_admin, support_inbox, support
+) -> None:
+    from accounts import services as account_services
+
+    conversation = factories.make_conversation(inbox=support_inbox)
+    socket = _socket(operator)
+
+    @database_sync_to_async
+    def remove_from_teams_losing_the_notice() -> int:
+        layer = get_channel_layer()
+        from unittest import mock
+
+        # Redis drops the notice: the change is committed and logged, the doorbell lost.
+        with mock.patch.object(layer, "group_send", side_effect=ConnectionError("dropped")):
+            profile = OperatorProfile.objects.get(user=operator)
+            account_services.operator_profile_save(profile=profile, teams=[], actor=super_admin)
+            from smartdesk.realtime import _publisher
+
+            assert _publisher.flush()
+        from smartdesk.models import LiveEvent
+
+        return (
+            LiveEvent.objects.filter(type="access.changed", user_id=operator.pk).latest("seq").seq
+        )
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        seq = await remove_from_teams_losing_the_notice()
+        frames = await _until(socket, lambda m: m.get("id") == seq, timeout=15)
+        assert frames[-1]["type"] == "access.changed"
+        # the socket acted on it: the team's conversations are no longer heard
+        await receive(conversation, "not yours any more")
+        later = await _until(socket, lambda m: m["type"] == "heartbeat", timeout=10)
+        later += await _until(socket, lambda m: m["type"] == "heartbeat", timeout=10)
+        assert not any(m.get("conversation_id") == conversation.pk for m in later)
+        await socket.disconnect()
 
     async_to_sync(scenario)()
