@@ -2,16 +2,18 @@
 (AgentCalled sent -> the operator's WebSocket has it), beside the simulator's raw socket
 throughput (a bare asyncio reader counting messages) and the parser alone, in the same run.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sd_h7 REDIS_URL=redis://127.0.0.1:6379/0 \
-        .venv/bin/python bench/ami.py --events 100000 --pops 200
+    .venv/bin/python bench/ami.py --events 100000 --pops 200
+    .venv/bin/python bench/ami.py --smoke      # seconds: proves it runs (CI)
 
-It builds a throw-away test database (test_<name>, tables straight from the models) and drops it.
+It runs on a database of its own (`bench_ami_<pid>`, migrated, dropped at the end) and a
+redis-server it starts on a free port (bench/common.py): never the suite's `test_*` databases
+nor the shared Redis.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import atexit
 import os
 import statistics
 import sys
@@ -19,17 +21,24 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartdesk.settings_test")
 
-import django
+from bench import common
+
+# The database and Redis exist before Django reads its settings.
+_redis = common.private_redis()
+os.environ["REDIS_URL"] = _redis.__enter__()
+atexit.register(_redis.__exit__, None, None, None)
+common.private_database("ami")
+# The test overlay: eager Celery and the in-memory file storage the telephony harness expects.
+os.environ["DJANGO_SETTINGS_MODULE"] = "smartdesk.settings_test"
+
+import django  # noqa: E402
 
 django.setup()
 
 from asgiref.sync import sync_to_async  # noqa: E402
 from channels.testing import WebsocketCommunicator  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import setup_databases, teardown_databases  # noqa: E402
 
 from telephony.ami import AmiParser  # noqa: E402
 from tests.telephony.simulator import frame, queue_call  # noqa: E402
@@ -148,10 +157,13 @@ async def pop_latency(pbx_id: int, user, pops: int) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = common.parser(__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--pops", type=int, default=200)
     args = parser.parse_args()
+    if args.smoke:
+        args.events, args.pops = 300, 5
+    common.smoke_note(args.smoke)
 
     calls = _calls(args.events)
     events = [e for call in calls for e in call]
@@ -162,36 +174,32 @@ def main() -> None:
     print(f"baseline  simulator raw socket:   {raw:12,.0f} events/s")
     print(f"          parser alone:           {parsed:12,.0f} events/s")
 
-    settings.MIGRATION_MODULES = {app.label: None for app in django.apps.apps.get_app_configs()}
-    old = setup_databases(verbosity=0, interactive=False)
-    try:
-        from accounts.models import OperatorProfile
-        from telephony.models import Pbx
-        from tests import factories
+    from accounts.models import OperatorProfile
+    from telephony.models import Pbx
+    from tests import factories
 
-        anna = factories.make_user(username="anna", teams=[factories.make_team("Support")])
-        boris = factories.make_user(username="boris", teams=[factories.make_team("Support")])
-        OperatorProfile.objects.filter(user=anna).update(phone_extension="PJSIP/101")
-        OperatorProfile.objects.filter(user=boris).update(phone_extension="PJSIP/102")
-        for i in range(0, 50_000, 50):  # one caller in fifty is a known customer
-            factories.make_customer(f"C{i}", phone=f"+7916{1_000_000 + i:07d}")
-        pbx = Pbx.objects.create(name="bench", username="smartdesk", secret="s3cret")  # noqa: S106
+    anna = factories.make_user(username="anna", teams=[factories.make_team("Support")])
+    boris = factories.make_user(username="boris", teams=[factories.make_team("Support")])
+    OperatorProfile.objects.filter(user=anna).update(phone_extension="PJSIP/101")
+    OperatorProfile.objects.filter(user=boris).update(phone_extension="PJSIP/102")
+    # One caller in fifty is a known customer (the callers cycle through 50,000 numbers).
+    for i in range(0, min(50_000, len(calls) + 50), 50):
+        factories.make_customer(f"C{i}", phone=f"+7916{1_000_000 + i:07d}")
+    pbx = Pbx.objects.create(name="bench", username="smartdesk", secret="s3cret")  # noqa: S106
 
-        from asgiref.sync import async_to_sync
+    from asgiref.sync import async_to_sync
 
-        rate, applied = async_to_sync(listener_run)(pbx.pk, calls)
-        print(
-            f"listener  (parse + PostgreSQL + realtime): {rate:12,.0f} events/s "
-            f"({applied} applied) = {rate / raw:.4f} x raw socket"
-        )
-        latencies = async_to_sync(pop_latency)(pbx.pk, anna, args.pops)
-        q = statistics.quantiles(latencies, n=100)
-        print(
-            f"screen-pop AgentCalled -> WebSocket ({len(latencies)} pops, Redis layer): "
-            f"p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, max {max(latencies):.1f} ms"
-        )
-    finally:
-        teardown_databases(old, verbosity=0)
+    rate, applied = async_to_sync(listener_run)(pbx.pk, calls)
+    print(
+        f"listener  (parse + PostgreSQL + realtime): {rate:12,.0f} events/s "
+        f"({applied} applied) = {rate / raw:.4f} x raw socket"
+    )
+    latencies = async_to_sync(pop_latency)(pbx.pk, anna, args.pops)
+    q = statistics.quantiles(latencies, n=100)
+    print(
+        f"screen-pop AgentCalled -> WebSocket ({len(latencies)} pops, Redis layer): "
+        f"p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, max {max(latencies):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
     .venv/bin/python bench/analytics.py [--conversations 1000000] [--messages-per 10]
                                         [--calls 1000000] [--days 180] [--requests 15]
 
-Builds its own PostgreSQL database (`smartdesk_bench_analytics`; `BENCH_DATABASE_URL` to
-change) and fills it server-side (`INSERT … SELECT generate_series`, the fastest path into
+Builds its own PostgreSQL database (`bench_analytics_<pid>`, dropped at the end;
+bench/common.py; `--smoke`: seconds, for CI) and fills it server-side (`INSERT … SELECT generate_series`, the fastest path into
 PostgreSQL; no Python row loop): conversations spread over `--days`, `--messages-per`
 messages each, a `closed` audit event for the closed ones, `--calls` telephony calls.
 Then, in one process:
@@ -24,7 +24,6 @@ Not a test: it asserts nothing about speed, it prints.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -35,29 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DB_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/smartdesk_bench_analytics"
-)
-os.environ.update(
-    DATABASE_URL=DB_URL,
-    DJANGO_SETTINGS_MODULE="smartdesk.settings",
-    SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only-secret-key-bench-only-secret"),
-    DEBUG="false",
-    SECURE_COOKIES="false",
-    ALLOWED_HOSTS="testserver",
-    STATIC_ROOT=os.environ.get("BENCH_STATIC_ROOT", "/tmp/smartdesk-bench-static"),
-)
+from bench import common  # noqa: E402
+
+common.production_env()
 os.environ.pop("REDIS_URL", None)
-
-
-def _create_database() -> None:
-    import psycopg
-
-    base, name = DB_URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _fill(conversations: int, messages_per: int, calls: int, days: int) -> dict[str, float]:
@@ -179,32 +159,29 @@ def _p(values: list[float]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = common.parser(__doc__)
     parser.add_argument("--conversations", type=int, default=1_000_000)
     parser.add_argument("--messages-per", type=int, default=10)
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--requests", type=int, default=15)
-    parser.add_argument("--skip-fill", action="store_true")
     parser.add_argument("--skip-rebuild", action="store_true")
     args = parser.parse_args()
+    if args.smoke:
+        args.conversations, args.messages_per, args.calls = 2_000, 2, 500
+        args.days, args.requests = 7, 3
+    common.smoke_note(args.smoke)
 
-    _create_database()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)  # production static storage
+    common.private_database("analytics")
+    common.setup_django()
+    common.collectstatic()  # production static storage
     from django.db import connection
     from django.test import Client
 
     from accounts.models import User
     from analytics import exports, heatmap, rollups, selectors
 
-    if not args.skip_fill:
-        print(_fill(args.conversations, args.messages_per, args.calls, args.days))
+    print(_fill(args.conversations, args.messages_per, args.calls, args.days))
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM chats_conversation")
         n_conv = cur.fetchone()[0]

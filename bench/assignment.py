@@ -1,13 +1,13 @@
 """Automatic distribution: claims per second and time to assignment with 1, 2 and 4 worker
 processes, against the same claim done by one raw SQL statement per assignment, in the same run.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/smartdesk .venv/bin/python bench/assignment.py
-    .venv/bin/python bench/assignment.py --quick        # a small smoke size
+    .venv/bin/python bench/assignment.py
+    .venv/bin/python bench/assignment.py --quick        # 30 operators, 500 conversations
+    .venv/bin/python bench/assignment.py --smoke        # seconds: proves it runs (CI)
     .venv/bin/python bench/assignment.py --operators 300 --conversations 10000 --workers 1,2,4
 
-Builds its own PostgreSQL database, `smartdesk_bench_assign` on the server of `DATABASE_URL`
-(`BENCH_DATABASE_URL` names another one in full), drops and recreates it, migrates it, and
-creates the operators (online, in 5 teams, capacities summing well above the number of
+Builds its own PostgreSQL database (`bench_assignment_<pid>` on the server of `DATABASE_URL`,
+dropped at the end; bench/common.py), and creates the operators (online, in 5 teams, capacities summing well above the number of
 conversations, so that everything can be placed) through the services. Before every run it
 truncates the conversations and inserts the waiting ones in SQL: 2% urgent, 10% high, the
 rest normal; 10% weigh 2 (a heavier channel); queued at random times over the last hour.
@@ -36,7 +36,6 @@ Not a test: it asserts nothing about speed, it prints.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import multiprocessing
 import os
@@ -47,35 +46,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-NAME = "smartdesk_bench_assign"
-_server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-DB_URL = os.environ.get("BENCH_DATABASE_URL") or f"{_server.rsplit('/', 1)[0]}/{NAME}"
-os.environ.update(
-    DATABASE_URL=DB_URL,
-    DJANGO_SETTINGS_MODULE="smartdesk.settings",
-    SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only-secret-key-bench-only-secret"),
-    DEBUG="false",
-    SECURE_COOKIES="false",
-    ALLOWED_HOSTS="testserver",
-)
+from bench import common
+
+common.production_env()
 # In-memory channel layer and cache, eager Celery: live events are still written and stamped
 # in the database at commit, but nothing leaves the process.
 os.environ.pop("REDIS_URL", None)
 os.environ.pop("CELERY_BROKER_URL", None)
+# The workers are forked: a connection pool inherited across fork would share its sockets.
+os.environ["DB_POOL_MAX_SIZE"] = "0"
 
 TEAMS = 5
-
-
-def _create_database() -> None:
-    import psycopg
-
-    base, name = DB_URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -405,7 +388,7 @@ def _check(result: dict[str, Any], conversations: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__)
     parser.add_argument("--operators", type=int, default=300)
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--workers", default="1,2,4", help="comma-separated process counts")
@@ -413,20 +396,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.operators, args.conversations = 30, 500
+    if args.smoke:
+        args.operators, args.conversations, args.workers = 10, 60, "1"
+    common.smoke_note(args.smoke)
     worker_counts = [int(n) for n in args.workers.split(",")]
 
-    _create_database()
-    import django
-
-    django.setup()
+    db_url = common.private_database("assignment")
+    common.setup_django()
     logging.disable(logging.INFO)  # the eager Celery tasks of the set-up log every run
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
     _setup_people(args.operators)
     print(
-        f"database {DB_URL.rsplit('/', 1)[1]}: {args.operators} operators in {TEAMS} teams "
+        f"database {db_url.rsplit('/', 1)[1]}: {args.operators} operators in {TEAMS} teams "
         f"created in {time.perf_counter() - started:.1f}s; {os.cpu_count()} CPUs"
     )
     _reset(args.conversations)
@@ -472,7 +453,7 @@ def main() -> None:
             f"  {r['label']:<19}{r['workers']:>6}{rate:>10.0f}{ratio:>7}  "
             f"{pair(r['arrival'])}{pair(r['claim'])}{pair(r['stored'])}  {r['check']}"
         )
-    print("  ratio: assignments/s against the raw SQL loop with as many processes")
+    print("  ratio: assignments/s against the baseline, the raw SQL loop, with as many processes")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
     .venv/bin/python bench/customer.py [--orders 1000000] [--customers 100000] [--requests 60]
                                        [--batches 10]
 
-Builds its own PostgreSQL database (default `smartdesk_bench_customer`; `BENCH_DATABASE_URL`
-to change) and fills it with PostgreSQL COPY: `--customers` customers, `--orders` orders with
+Builds its own PostgreSQL database (`bench_customer_<pid>`, dropped at the end;
+bench/common.py; `--smoke`: seconds, for CI) and fills it with PostgreSQL COPY: `--customers` customers, `--orders` orders with
 two items each, 500 of them (and a ledger, allergies, a conversation) for the customer whose
 card is measured. Then:
 
@@ -20,7 +20,6 @@ Not a test: it asserts nothing about speed, it prints.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import random
@@ -34,18 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DB_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/smartdesk_bench_customer"
-)
-os.environ.update(
-    DATABASE_URL=DB_URL,
-    DJANGO_SETTINGS_MODULE="smartdesk.settings",
-    SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only-secret-key-bench-only-secret"),
-    DEBUG="false",
-    SECURE_COOKIES="false",
-    ALLOWED_HOSTS="testserver",
-    STATIC_ROOT=os.environ.get("BENCH_STATIC_ROOT", "/tmp/smartdesk-bench-static"),
-)
+from bench import common  # noqa: E402
+
+common.production_env()
 os.environ.pop("REDIS_URL", None)  # in-memory layer: nothing here publishes
 
 TARGET_ORDERS = 500
@@ -61,15 +51,6 @@ SKUS = [
     ("LEMON", "Lemonade", "2.50", "[]"),
     ("ROLL-VEG", "Avocado roll", "7.00", "[]"),
 ]
-
-
-def _create_database() -> None:
-    import psycopg
-
-    base, name = DB_URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _copy(cursor, sql: str, lines) -> int:
@@ -391,21 +372,19 @@ def _measure_bulk(batches: int, customers: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--batches", type=int, default=10)
     args = parser.parse_args()
+    if args.smoke:
+        args.orders, args.customers, args.requests, args.batches = 600, 100, 3, 1
+    common.smoke_note(args.smoke)
 
-    _create_database()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)  # production static storage
+    common.private_database("customer")
+    common.setup_django()
+    common.collectstatic()  # production static storage
     print(f"loading {args.customers:,} customers, {args.orders:,} orders")
     target = _fill(args.orders, args.customers)
     admin, conversation = _setup(target)

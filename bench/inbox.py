@@ -1,8 +1,9 @@
 """Inbox and thread page server time, against a bare raw-SQL view in the same run.
 
     .venv/bin/python bench/inbox.py [--conversations 100000] [--messages 1000000] [--requests 60]
+    .venv/bin/python bench/inbox.py --smoke     # seconds: proves it runs (CI)
 
-Builds its own PostgreSQL database (default `smartdesk_bench`; `BENCH_DATABASE_URL` to change),
+Builds its own PostgreSQL database (`bench_inbox_<pid>`, dropped at the end; bench/common.py),
 fills it in SQL, then times full requests through Django's handler (all middleware, session,
 the access gate, template rendering) with the test client. Prints p50/p95 and the query count
 for each page at a small and at the full data size, beside a bare view that returns the same
@@ -11,7 +12,7 @@ rows by one raw SQL query. Not a test: it asserts nothing about speed, it prints
 
 from __future__ import annotations
 
-import argparse
+import logging
 import os
 import statistics
 import sys
@@ -19,29 +20,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/smartdesk_bench")
-os.environ.update(
-    DATABASE_URL=DB_URL,
-    DJANGO_SETTINGS_MODULE="smartdesk.settings",
-    SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only-secret-key-bench-only-secret"),
-    DEBUG="false",
-    SECURE_COOKIES="false",
-    ALLOWED_HOSTS="testserver",
-    STATIC_ROOT=os.environ.get("BENCH_STATIC_ROOT", "/tmp/smartdesk-bench-static"),
-)
+from bench import common
+
+common.production_env()
+OPERATORS = 300  # --smoke: 12
 os.environ.pop("REDIS_URL", None)  # in-memory layer: nothing here publishes
-
-
-def _create_database() -> None:
-    import psycopg
-
-    base, name = DB_URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 PAGE_ROWS_SQL = """
@@ -108,16 +93,16 @@ def _fill(conversations: int, messages: int, start_conversation: int = 0) -> Non
               FROM generate_series(%s, %s) g""",
             [lo, hi],
         )
-        # 15% open, 5% snoozed (a fifth of them already due), 80% closed; 300 operators
+        # 15% open, 5% snoozed (a fifth of them already due), 80% closed; OPERATORS operators
         c.execute(
             """
             INSERT INTO chats_conversation (
                 id, customer_id, inbox_id, team_id, assignee_id, status, priority, topic,
                 snoozed_until, snooze_until_reply, snooze_reason, waiting_since,
                 first_response_at, last_message_at, last_message_preview, unread_count,
-                closed_at, created_at, updated_at, deleted_at, deleted_by_id)
+                closed_at, created_at, updated_at, deleted_at, deleted_by_id, assigned_at)
             SELECT g, g, 1 + g %% 3, 1 + g %% 10,
-                   CASE WHEN g %% 7 = 0 THEN NULL ELSE 2 + g %% 300 END,
+                   CASE WHEN g %% 7 = 0 THEN NULL ELSE 2 + g %% %s END,
                    CASE WHEN g %% 20 < 3 THEN 'open' WHEN g %% 20 = 3 THEN 'snoozed' ELSE 'closed' END,
                    CASE WHEN g %% 50 = 0 THEN 2 WHEN g %% 10 = 0 THEN 1 ELSE 0 END, '',
                    CASE WHEN g %% 20 = 3 THEN now() + ((g %% 5) - 1) * interval '1 hour' END,
@@ -126,9 +111,10 @@ def _fill(conversations: int, messages: int, start_conversation: int = 0) -> Non
                    now() - interval '1 day', now() - (g %% 86400) * interval '1 second',
                    'Where is my order number ' || g || '?', g %% 4,
                    CASE WHEN g %% 20 > 3 THEN now() - interval '1 hour' END,
-                   now() - interval '2 days', now(), NULL, NULL
+                   now() - interval '2 days', now(), NULL, NULL,
+                   CASE WHEN g %% 7 = 0 THEN NULL ELSE now() - interval '1 day' END
               FROM generate_series(%s, %s) g""",
-            [lo, hi],
+            [OPERATORS, lo, hi],
         )
         c.execute(
             """
@@ -137,13 +123,13 @@ def _fill(conversations: int, messages: int, start_conversation: int = 0) -> Non
                                        deleted_at, deleted_by_id)
             SELECT %s + g %% %s, 1 + (%s + g %% %s) %% 3,
                    CASE WHEN g %% 3 = 0 THEN 'outbound' WHEN g %% 11 = 0 THEN 'note' ELSE 'inbound' END,
-                   CASE WHEN g %% 3 = 0 OR g %% 11 = 0 THEN 2 + g %% 300 END,
+                   CASE WHEN g %% 3 = 0 OR g %% 11 = 0 THEN 2 + g %% %s END,
                    'Сообщение номер ' || g || ': курьер, кунжут, доставка, order status',
                    '[]'::jsonb, NULL,
                    CASE WHEN g %% 3 = 0 THEN 'sent' ELSE '' END, '',
                    now() - (g %% 100000) * interval '1 second', NULL, NULL
               FROM generate_series(1, %s) g""",
-            [lo, conversations, lo, conversations, messages],
+            [lo, conversations, lo, conversations, OPERATORS, messages],
         )
         for table in ("customers_customer", "chats_conversation"):
             c.execute(
@@ -166,7 +152,7 @@ def _setup_people() -> tuple[object, object]:
         user_create(
             username=f"op{n}", password=None, role=operator_role, teams=[teams[n % 10]], actor=None
         )
-        for n in range(300)
+        for n in range(OPERATORS)
     ]
     for n, kind in enumerate(["widget", "mobile", "api"], start=1):
         Inbox.objects.create(id=n, name=f"Inbox {n}", kind=kind, default_team=teams[n])
@@ -250,20 +236,21 @@ def _message_count() -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__)
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=60)
     args = parser.parse_args()
+    if args.smoke:
+        args.conversations, args.messages, args.requests = 2_000, 10_000, 5
+        global OPERATORS
+        OPERATORS = 12
+    common.smoke_note(args.smoke)
 
-    _create_database()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)  # production static storage
+    common.private_database("inbox")
+    common.setup_django()
+    logging.disable(logging.INFO)  # the eager Celery tasks of the set-up log every user
+    common.collectstatic()  # production static storage
     _setup_people()
     small_c, small_m = args.conversations // 10, args.messages // 10
     started = time.perf_counter()

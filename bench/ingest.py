@@ -1,10 +1,11 @@
 """Telegram webhook ingest, end to end, beside a bare JSON view in the same run.
 
     .venv/bin/python bench/ingest.py [--requests 3000] [--concurrency 16]
+    .venv/bin/python bench/ingest.py --smoke     # seconds: proves it runs (CI)
 
-Starts the real ASGI app under uvicorn (one process) on its own PostgreSQL database (default
-`smartdesk_bench_ingest`; `BENCH_DATABASE_URL` to change) with Celery pointed at Redis
-(`BENCH_REDIS_URL`, default db 15) and no worker, so "accepted" means: secret checked, body
+Starts the real ASGI app under uvicorn (one process) on its own PostgreSQL database
+(`bench_ingest_<pid>`, dropped at the end) with Celery pointed at a redis-server the bench
+starts on a free port (bench/common.py) and no worker, so "accepted" means: secret checked, body
 parsed, update stored once in PostgreSQL, processing task queued in Redis. A second process
 sends the load over keep-alive HTTP connections: first to a bare view that only parses the
 JSON (the baseline), then to `POST /integrations/telegram/<id>/webhook` with real-format
@@ -14,11 +15,9 @@ was stored and queued exactly once. Not a test: it asserts nothing about speed, 
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,56 +27,42 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DB_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/smartdesk_bench_ingest"
-)
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-ENV = {
-    **os.environ,
-    "DATABASE_URL": DB_URL,
-    "REDIS_URL": REDIS_URL,
-    "DJANGO_SETTINGS_MODULE": "bench.ingest_site",
-    "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-bench-only-secret"),
-    "DEBUG": "false",
-    "SECURE_COOKIES": "false",
-    "ALLOWED_HOSTS": "127.0.0.1,localhost",
-    "STATIC_ROOT": os.environ.get("BENCH_STATIC_ROOT", "/tmp/smartdesk-bench-static"),
-    "LOG_LEVEL": "WARNING",
-    "DB_CONN_MAX_AGE": "0",  # under ASGI each request has its own thread: no pooling
-    "CHANNEL_LAYER_PREFIX": "bench-ingest",
-    "CACHE_KEY_PREFIX": "bench-ingest",
-    "PYTHONPATH": str(ROOT),
-}
+from bench import common  # noqa: E402
 
 
-def _create_database() -> None:
-    import psycopg
+def _env(db_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "bench.ingest_site",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or common.SECRET,
+        "DEBUG": "false",
+        "SECURE_COOKIES": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "STATIC_ROOT": os.environ.get("BENCH_STATIC_ROOT", "/tmp/smartdesk-bench-static"),
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
 
-    base, name = DB_URL.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
-
-def _setup() -> tuple[int, str]:
-    """Migrate and create the Telegram inbox; returns (inbox id, secret)."""
+def _setup(env: dict[str, str]) -> tuple[int, str]:
+    """Create the Telegram inbox; returns (inbox id, secret)."""
     code = (
-        "import django; django.setup();"
-        "from django.core.management import call_command; call_command('migrate', verbosity=0);"
+        "import smartdesk, django; django.setup();"  # the package first: see common.setup_django
         "from chats.models import Inbox;"
         "i = Inbox.objects.create(name='Bench bot', kind='telegram', bot_token='1:bench');"
         "print(i.pk, i.secret)"
     )
     out = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, "-c", code], env=ENV, cwd=ROOT, check=True, capture_output=True, text=True
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
     ).stdout.split()
     return int(out[-2]), out[-1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _update(n: int) -> bytes:
@@ -153,19 +138,26 @@ def _run(url: str, headers: dict[str, str], start: int, count: int, threads: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
+    if args.smoke:
+        args.requests, args.concurrency, args.warmup = 100, 4, 20
+    common.smoke_note(args.smoke)
 
+    with common.private_redis() as redis_url:
+        _main(args, common.private_database("ingest"), redis_url)
+
+
+def _main(args, db_url: str, redis_url: str) -> None:
     import redis
 
-    broker = redis.Redis.from_url(REDIS_URL)
-    broker.flushdb()
-    _create_database()
-    inbox_id, secret = _setup()
-    port = _free_port()
+    env = _env(db_url, redis_url)
+    broker = redis.Redis.from_url(redis_url)  # this run's own server: FLUSHDB empties only it
+    inbox_id, secret = _setup(env)
+    port = common.free_port()
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and uvicorn
         [
             sys.executable,
@@ -180,20 +172,12 @@ def main() -> None:
             "warning",
             "--no-access-log",
         ],
-        env=ENV,
+        env=env,
         cwd=ROOT,
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("uvicorn did not start") from None
-                time.sleep(0.1)
+        common.wait_for_port(port, process=server)
         json_headers = {"Content-Type": "application/json"}
         hook_headers = {**json_headers, "X-Telegram-Bot-Api-Secret-Token": secret}
         hook = f"{base}/integrations/telegram/{inbox_id}/webhook"
@@ -209,7 +193,7 @@ def main() -> None:
 
     import psycopg
 
-    with psycopg.connect(DB_URL) as conn:
+    with psycopg.connect(db_url) as conn:
         stored = conn.execute(
             "SELECT count(*) FROM chats_telegramupdate WHERE update_id >= 11000000"
         ).fetchone()[0]

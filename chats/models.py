@@ -127,6 +127,52 @@ class Inbox(models.Model):
         ]
 
 
+def _list_order_indexes() -> list[models.Index]:
+    """The list-order indexes of `Conversation` (see its Meta)."""
+    live = Q(deleted_at__isnull=True)
+    active = Q(status__in=["open", "snoozed"], deleted_at__isnull=True)
+    snoozed = Q(status="snoozed", deleted_at__isnull=True)
+    deleted = Q(deleted_at__isnull=False)
+    # The working order of the active lists: most urgent, longest waiting, latest message.
+    working = (
+        models.F("priority").desc(),
+        models.F("waiting_since").asc(nulls_last=True),
+        models.F("last_message_at").desc(nulls_last=True),
+        "id",
+    )
+    # Closed and deleted lists: latest closed first.
+    latest_closed = (models.F("closed_at").desc(nulls_last=True), models.F("id").desc())
+    # `mine` (UI and API) and an operator's `team`/`queue` need none of their own: the
+    # planner narrows them through `conv_assignee`, `conv_snooze_due` or `conv_queue_order` to
+    # the few active rows of one operator or team and sorts those (tests/chats/
+    # test_list_indexes.py shows each plan).
+    return [
+        # UI: `all` (and `team` read in order, filtered by team) -- built by migration 0003.
+        models.Index(*working, name="conv_active_order", condition=active),
+        models.Index(
+            *working, name="conv_unassigned_order", condition=active & Q(assignee__isnull=True)
+        ),
+        models.Index(*working, name="conv_snoozed_order", condition=snoozed),
+        models.Index(*latest_closed, name="conv_closed_order", condition=live & Q(status="closed")),
+        models.Index(*latest_closed, name="conv_deleted_order", condition=deleted),
+        # UI search: latest message first, among the matches.
+        models.Index(
+            models.F("last_message_at").desc(nulls_last=True),
+            models.F("id").desc(),
+            name="conv_recent_order",
+            condition=live,
+        ),
+        # API cursor: no view / `closed` / any filter; incremental pulls by updated_at. Read
+        # backwards, (created_at, id) serves newest-first as well as oldest-first.
+        models.Index("created_at", "id", name="conv_created_order", condition=live),
+        models.Index("updated_at", "id", name="conv_updated_order", condition=live),
+        # API cursor within a view (`all`, `team`, `queue`; `snoozed`; `deleted`).
+        models.Index("created_at", "id", name="conv_active_created", condition=active),
+        models.Index("created_at", "id", name="conv_snoozed_created", condition=snoozed),
+        models.Index("created_at", "id", name="conv_deleted_created", condition=deleted),
+    ]
+
+
 class Conversation(SoftDeleted):
     class Status(models.TextChoices):
         OPEN = "open", _("open")
@@ -225,6 +271,13 @@ class Conversation(SoftDeleted):
             models.Index(fields=["assignee", "status", "-last_message_at"], name="conv_assignee"),
             models.Index(fields=["status", "snoozed_until"], name="conv_snooze_due"),
             models.Index(fields=["customer", "-created_at"], name="conv_customer"),
+            # Every list order the UI and the API offer, each in an index that holds it
+            # (partial where the view's filter is fixed), so a page is read in order and the
+            # scan stops after it instead of sorting the table. The orders live in
+            # chats.selectors.inbox (working order, closed/deleted order, search) and
+            # chats.api.conversations (cursor on created_at/updated_at); NULLS LAST needs
+            # PostgreSQL, so migration 0007 creates them there only.
+            *_list_order_indexes(),
         ]
         constraints = [
             models.CheckConstraint(
@@ -286,6 +339,16 @@ class Message(SoftDeleted):
         _("delivery"), max_length=8, choices=Delivery.choices, blank=True, default=""
     )
     delivery_error = models.CharField(_("delivery error"), max_length=500, blank=True)
+    # The delivery outbox (docs/channels.md, "Delivery"): a queued reply is claimed by one
+    # task at a time with a conditional UPDATE that sets `delivery_claimed_until` (the lease,
+    # renewed before each part, or the time a retry is due after a transient error) and
+    # counts the try. The sweep re-enqueues a queued reply never claimed within
+    # DELIVERY_STUCK_SECONDS or whose claim has run out (its worker died).
+    delivery_claimed_until = models.DateTimeField(
+        _("delivery claimed until"), null=True, blank=True
+    )
+    # Not "Positive": its CHECK would make adding the column scan the whole table under lock.
+    delivery_tries = models.SmallIntegerField(_("delivery tries"), default=0, db_default=0)
     # Channel details (docs/channels.md): formatting as (code-point) offsets into `body`, the
     # customer's reply target, the album a Telegram photo arrived in, the last edit.
     entities = models.JSONField(_("formatting"), default=list, blank=True)
@@ -312,6 +375,12 @@ class Message(SoftDeleted):
                 fields=["inbox", "media_group_id"],
                 name="msg_media_group",
                 condition=Q(media_group_id__isnull=False),
+            ),
+            # The delivery sweep's look-up: only the (few) replies still queued.
+            models.Index(
+                fields=["created_at"],
+                name="msg_delivery_queued",
+                condition=Q(delivery_status="queued"),
             ),
         ]
         constraints = [

@@ -37,6 +37,16 @@ from chats.serializers import (
 
 
 class ConversationPagination(CursorPagination):
+    """Cursor pages on `created_at` (or `updated_at`), with the id as a tie-breaker.
+
+    Not the operator UI's working order (priority, waiting since, last message): a cursor
+    needs an order that a row keeps while the client pages, and the working order changes
+    with every message (a row would move between pages, skipped or seen twice), spans several
+    columns in mixed directions that DRF's cursor cannot seek on, and the UI pages it by
+    offset over a short list anyway. `created_at` never changes; `updated_at` is for
+    incremental pulls (`updated_since`). Both are read from indexes (chats.0007).
+    """
+
     ordering = ("-created_at", "-id")
     page_size_query_param = "page_size"
     max_page_size = 200
