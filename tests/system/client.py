@@ -176,7 +176,13 @@ class LiveClient:
             try:
                 await self._connection()
                 failures = 0
-            except (OSError, InvalidHandshake, InvalidStatus, TimeoutError) as problem:
+            except (
+                OSError,
+                InvalidHandshake,
+                InvalidStatus,
+                TimeoutError,
+                ConnectionClosed,
+            ) as problem:
                 with self.lock:
                     self.errors.append(f"connect: {problem!r}")
                 failures += 1
@@ -201,12 +207,14 @@ class LiveClient:
             with self.lock:
                 self.connections += 1
                 self.last_frame_at = time.monotonic()
-            if self.watermark is not None:
-                await self._resume()
-            for pk in sorted(self.subscriptions):
-                await ws.send(json.dumps({"type": "subscribe", "conversation_id": pk}))
-            self._connected.set()
             try:
+                # A server that accepts and closes at once (1013: Redis away) ends this
+                # connection here; the loop reconnects.
+                if self.watermark is not None:
+                    await self._resume()
+                for pk in sorted(self.subscriptions):
+                    await ws.send(json.dumps({"type": "subscribe", "conversation_id": pk}))
+                self._connected.set()
                 while True:
                     raw = await self._next(ws)
                     if raw is None:  # stale: no frame for 2.5 heartbeats
