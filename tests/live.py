@@ -19,3 +19,24 @@ class OperatorSocket(WebsocketCommunicator):
             self.hello = await self.receive_json_from(timeout=10)
             assert self.hello["type"] == "hello", self.hello
         return accepted
+
+
+def operator_socket(user: Any) -> OperatorSocket:
+    """A signed-in socket for `user`; build it outside the async scenario (signing in touches
+    the database)."""
+    from django.test import Client
+
+    from smartdesk.asgi import application
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies["sessionid"].value
+    return OperatorSocket(
+        application,
+        "/ws/operator/",
+        headers=[
+            (b"origin", b"http://127.0.0.1"),
+            (b"host", b"127.0.0.1"),
+            (b"cookie", f"sessionid={cookie}".encode()),
+        ],
+    )

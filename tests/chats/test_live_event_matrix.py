@@ -46,7 +46,6 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
-from django.test import Client
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -58,13 +57,12 @@ from chats.services import conversations as conv_svc
 from chats.services import distribution
 from chats.services import messages as msg_svc
 from chats.services.outreach import conversation_open_by_operator
-from smartdesk.asgi import application
 from smartdesk.models import LiveEvent
 from smartdesk.realtime import send_now, user_group
 from telephony import services as telephony_services
 from telephony.models import Pbx
 from tests import factories
-from tests.live import OperatorSocket
+from tests.live import OperatorSocket, operator_socket
 from tests.telephony.simulator import queue_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -84,22 +82,6 @@ ANNOUNCEMENT_KEYS = {
     "html",
 }
 MESSAGE_CONTENT_EVENTS = {"message.created", "message.updated"}
-
-
-def _socket(user: User) -> OperatorSocket:
-    """A socket for `user`; built outside the async scenario (signing in touches the DB)."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies["sessionid"].value
-    return OperatorSocket(
-        application,
-        "/ws/operator/",
-        headers=[
-            (b"origin", b"http://127.0.0.1"),
-            (b"host", b"127.0.0.1"),
-            (b"cookie", f"sessionid={cookie}".encode()),
-        ],
-    )
 
 
 @dataclass
@@ -251,7 +233,9 @@ class Floor:
     """The personas' sockets, held open across the actions of a scenario."""
 
     def __init__(self, users: dict[str, User]) -> None:
-        self.personas = {name: Persona(name, user, _socket(user)) for name, user in users.items()}
+        self.personas = {
+            name: Persona(name, user, operator_socket(user)) for name, user in users.items()
+        }
         self.markers = 0
 
     def __getitem__(self, name: str) -> Persona:

@@ -17,34 +17,18 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import OperatorProfile
-from smartdesk.asgi import application
 from smartdesk.metrics import LIVE_DROPPED, LIVE_RECOVERED, ChannelLayerCapacityFilter
 from smartdesk.realtime import publish, team_group
 from tests import factories
-from tests.live import OperatorSocket
+from tests.live import OperatorSocket, operator_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 receive = database_sync_to_async(factories.receive)
-
-
-def _socket(user: Any) -> OperatorSocket:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies["sessionid"].value
-    return OperatorSocket(
-        application,
-        "/ws/operator/",
-        headers=[
-            (b"origin", b"http://127.0.0.1"),
-            (b"host", b"127.0.0.1"),
-            (b"cookie", f"sessionid={cookie}".encode()),
-        ],
-    )
 
 
 @database_sync_to_async
@@ -74,7 +58,7 @@ def test_the_heartbeat_forwards_an_event_the_channel_layer_lost_once(
     operator, support_inbox
 ) -> None:
     conversation = factories.make_conversation(inbox=support_inbox)
-    socket = _socket(operator)
+    socket = operator_socket(operator)
     recovered_before = LIVE_RECOVERED._value.get()
 
     async def scenario() -> None:
@@ -101,7 +85,7 @@ def test_the_heartbeat_does_not_forward_what_the_user_may_not_see(
     operator, support_inbox, delivery_inbox
 ) -> None:
     elsewhere = factories.make_conversation(inbox=delivery_inbox)
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -118,7 +102,7 @@ def test_a_socket_whose_group_membership_redis_forgot_hears_live_again(
     operator, support_inbox, support
 ) -> None:
     conversation = factories.make_conversation(inbox=support_inbox)
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -144,7 +128,7 @@ def test_resume_replays_only_what_the_browser_lacks_and_names_the_new_watermark(
     operator, support_inbox
 ) -> None:
     conversation = factories.make_conversation(inbox=support_inbox)
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -162,7 +146,7 @@ def test_resume_replays_only_what_the_browser_lacks_and_names_the_new_watermark(
         assert frames[-1]["replayed"] == 2 and frames[-1]["last_id"] >= third
         await again.disconnect()
 
-    second_socket = _socket(operator)
+    second_socket = operator_socket(operator)
 
     def _socket_for_same_user() -> OperatorSocket:
         return second_socket
@@ -181,7 +165,7 @@ def test_a_resume_from_before_the_retention_window_asks_for_a_reload(
     kept = LiveEvent.objects.order_by("-seq").first()
     LiveEvent.objects.exclude(pk=kept.pk).delete()  # pruned by retention
     assert kept.seq > 2
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -195,7 +179,7 @@ def test_a_resume_from_before_the_retention_window_asks_for_a_reload(
 
 @override_settings(PRESENCE_WRITE_SECONDS=3600)
 def test_a_ping_does_not_write_presence_more_than_once_per_interval(operator) -> None:
-    socket = _socket(operator)
+    socket = operator_socket(operator)
     long_ago = timezone.now() - timedelta(seconds=50)
 
     async def scenario() -> None:
@@ -214,7 +198,7 @@ def test_a_ping_does_not_write_presence_more_than_once_per_interval(operator) ->
 
 @override_settings(PRESENCE_WRITE_SECONDS=0)
 def test_a_ping_writes_presence_when_the_interval_has_passed(operator) -> None:
-    socket = _socket(operator)
+    socket = operator_socket(operator)
     long_ago = timezone.now() - timedelta(seconds=50)
 
     async def scenario() -> None:
@@ -252,7 +236,7 @@ def test_a_failed_live_send_is_counted_and_the_next_one_still_goes_out(operator)
     from smartdesk.realtime import _publisher, send_now, user_group
 
     layer = get_channel_layer()
-    socket = _socket(operator)
+    socket = operator_socket(operator)
     before = LIVE_DROPPED.labels("publish")._value.get()
 
     async def scenario() -> None:
@@ -277,7 +261,7 @@ def test_a_socket_opened_while_redis_is_away_is_told_to_try_again_later(operator
     from smartdesk.consumers import CLOSE_TRY_AGAIN_LATER
 
     layer = get_channel_layer()
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         with mock.patch.object(layer, "group_add", side_effect=ConnectionError("redis gone")):
@@ -295,7 +279,7 @@ def test_a_browser_missing_more_than_the_replay_bound_is_told_to_reload(
     operator, support_inbox
 ) -> None:
     conversation = factories.make_conversation(inbox=support_inbox)
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -316,7 +300,7 @@ def test_a_lost_access_change_recovered_by_the_heartbeat_takes_effect(
     from accounts import services as account_services
 
     conversation = factories.make_conversation(inbox=support_inbox)
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     @database_sync_to_async
     def remove_from_teams_losing_the_notice() -> int:

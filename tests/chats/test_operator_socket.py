@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from accounts import services as account_services
 from accounts.models import OperatorProfile
 from chats.services import conversations as conv_svc
-from smartdesk.asgi import application
 from tests import factories
-from tests.live import OperatorSocket
+from tests.live import operator_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _cookie(user: Any) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
-
-
-def _socket(user: Any) -> WebsocketCommunicator:
-    """A socket for `user`; call it outside the async scenario (signing in touches the DB)."""
-    return OperatorSocket(
-        application,
-        "/ws/operator/",
-        headers=[
-            (b"origin", b"http://127.0.0.1"),
-            (b"host", b"127.0.0.1"),
-            (b"cookie", f"sessionid={_cookie(user)}".encode()),
-        ],
-    )
 
 
 async def _events(socket: WebsocketCommunicator, until: str, timeout: float = 10) -> list[dict]:
@@ -58,7 +35,7 @@ def test_events_missed_while_disconnected_arrive_after_reconnect_none_twice(
     mine = factories.make_conversation(inbox=support_inbox)
     elsewhere = factories.make_conversation(inbox=delivery_inbox)
 
-    first_socket, second_socket = _socket(operator), _socket(operator)
+    first_socket, second_socket = operator_socket(operator), operator_socket(operator)
 
     async def scenario() -> None:
         socket = first_socket
@@ -118,7 +95,7 @@ def test_resume_fills_a_gap_below_the_last_id_without_repeating_what_was_seen(
     watermark = seqs[0] - 1
     seen = [seqs[-1], *seqs[:-2]]
 
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -137,7 +114,7 @@ def test_subscribing_to_a_conversation_goes_through_the_gate(
 ) -> None:
     conversation = factories.make_conversation(inbox=support_inbox)
 
-    theirs, mine = _socket(outsider), _socket(operator)
+    theirs, mine = operator_socket(outsider), operator_socket(operator)
 
     async def scenario() -> None:
         assert (await theirs.connect())[0]
@@ -173,7 +150,7 @@ def test_an_operator_removed_from_a_team_stops_hearing_it_within_two_seconds(
 ) -> None:
     conversation = factories.make_conversation(inbox=support_inbox)
 
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -202,7 +179,7 @@ def test_an_operator_removed_from_a_team_stops_hearing_it_within_two_seconds(
 
 
 def test_a_deactivated_user_is_disconnected(operator, super_admin) -> None:
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -224,7 +201,7 @@ def test_a_scope_change_on_the_role_moves_open_sockets(operator, roles, delivery
 
     elsewhere = factories.make_conversation(inbox=delivery_inbox)
 
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -245,7 +222,7 @@ def test_a_scope_change_on_the_role_moves_open_sockets(operator, roles, delivery
 
 
 def test_a_malformed_resume_gets_an_error_and_the_socket_stays(operator) -> None:
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -262,7 +239,7 @@ def test_a_subscription_ends_when_the_conversation_is_transferred_out_of_sight(
     operator, support_inbox, delivery
 ) -> None:
     conversation = factories.make_conversation(inbox=support_inbox)
-    socket = _socket(operator)
+    socket = operator_socket(operator)
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
