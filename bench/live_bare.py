@@ -14,8 +14,10 @@ Not used by the product or the tests.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -52,6 +54,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+# The layer forgets a group member `group_expiry` s after its group_add (the product's settings
+# make that 120 s and its consumer re-joins on every heartbeat): the bare consumer re-joins
+# at the product's heartbeat interval too, or it would go deaf in the middle of a run.
+REJOIN_SECONDS = float(os.environ.get("LIVE_HEARTBEAT_SECONDS") or 20)
+
 
 class BareConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
@@ -67,6 +74,13 @@ class BareConsumer(AsyncJsonWebsocketConsumer):
         for group in self.wanted:
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)
+        self.rejoin = asyncio.create_task(self._rejoin_forever())
+
+    async def _rejoin_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REJOIN_SECONDS)
+            for group in self.joined:
+                await self.channel_layer.group_add(group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -77,6 +91,8 @@ class BareConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "ready"})
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "rejoin", None) is not None:
+            self.rejoin.cancel()
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = []

@@ -194,6 +194,8 @@ def start_web(
         str(port),
         "--lifespan",
         "off",
+        "--ws-per-message-deflate",
+        "false",
     ]
     if workers > 1:
         argv += ["--workers", str(workers)]

@@ -103,8 +103,18 @@ def send_now(payload: dict[str, Any], groups: list[str]) -> None:
 
 
 async def _send_all(layer: Any, payload: dict[str, Any], groups: list[str]) -> None:
-    for group in groups:
-        await layer.group_send(group, {"type": FORWARD_TYPE, "event": payload, "group": group})
+    # The groups at once: one event's sends need no order among themselves, and the next
+    # event waits for all of them, so events still go out in the order they were handed over.
+    results = await asyncio.gather(
+        *(
+            layer.group_send(group, {"type": FORWARD_TYPE, "event": payload, "group": group})
+            for group in groups
+        ),
+        return_exceptions=True,
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _dropped(payload: dict[str, Any]) -> None:

@@ -206,7 +206,10 @@ if REDIS_URL:
     }
     if CHANNEL_LAYER_BACKEND == "core":
         _layer_config.update(
-            capacity=env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+            # Messages queued for one web process's sockets (they share one Redis list)
+            # before group sends to it are dropped (counted; heartbeats recover them): a
+            # floor's burst must fit.
+            capacity=env.int("CHANNEL_LAYER_CAPACITY", default=10_000),
             expiry=60,
             # A socket re-joins its groups on every heartbeat, so a member whose process died
             # without leaving (kill -9, lost node) drops out of the group within minutes.

@@ -445,6 +445,8 @@ def start_web(env: Mapping[str, str], port: int, *, timeout: float = 60) -> Proc
             str(port),
             "--lifespan",
             "off",
+            "--ws-per-message-deflate",
+            "false",
         ],
         env,
     )
