@@ -23,7 +23,6 @@ import time
 import weakref
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.http import Http404
@@ -39,7 +38,7 @@ from chats.selectors import (
     live_events_by_seq,
     live_groups_for,
 )
-from smartdesk.consumers import AuthenticatedJsonConsumer
+from smartdesk.consumers import AuthenticatedJsonConsumer, db
 from smartdesk.metrics import LIVE_RECOVERED
 from smartdesk.realtime import conversation_group
 
@@ -77,7 +76,7 @@ class _Latest:
             return self.value
         async with self.lock:
             if fresh or time.monotonic() - self.read_at >= self.ttl:
-                self.value = await database_sync_to_async(live_event_latest)()
+                self.value = await db(live_event_latest)()
                 self.read_at = time.monotonic()
         return self.value
 
@@ -96,17 +95,17 @@ def _latest() -> _Latest:
     return found
 
 
-@database_sync_to_async
+@db
 def _heartbeat(user_id: int) -> None:
     presence_heartbeat(user_id=user_id)
 
 
-@database_sync_to_async
+@db
 def _fresh_user(pk: int) -> User | None:
     return User.objects.filter(pk=pk).first()
 
 
-@database_sync_to_async
+@db
 def _groups_for(user: User, subscriptions: set[int]) -> set[str]:
     groups = live_groups_for(user)
     for pk in subscriptions:
@@ -118,7 +117,7 @@ def _groups_for(user: User, subscriptions: set[int]) -> set[str]:
     return groups
 
 
-@database_sync_to_async
+@db
 def _visible(user: User, pk: int) -> bool:
     try:
         conversation_for(user, pk)
@@ -127,17 +126,17 @@ def _visible(user: User, pk: int) -> bool:
     return True
 
 
-@database_sync_to_async
+@db
 def _entitled(user: User, after: int, until: int, limit: int) -> list[int]:
     return live_event_ids(user, after=after, until=until, limit=limit)
 
 
-@database_sync_to_async
+@db
 def _events(seqs: list[int]) -> list[dict[str, Any]]:
     return live_events_by_seq(seqs)
 
 
-@database_sync_to_async
+@db
 def _horizon() -> int | None:
     return live_event_horizon()
 

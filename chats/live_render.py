@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 from django.template.loader import render_to_string
@@ -49,6 +48,7 @@ from accounts.access import Capability, has_capability, profile_of, scope_of
 from accounts.models import Role
 from chats.selectors import user_team_ids
 from chats.views.presenters import list_row, thread_message
+from smartdesk.consumers import db
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ async def _maybe_sync(work: Callable[[], T]) -> T:
     try:
         return work()
     except SynchronousOnlyOperation:
-        return await database_sync_to_async(work)()
+        return await db(work)()
 
 
 def view_key(user: Any) -> ViewKey:
@@ -252,7 +252,7 @@ async def decorate(
             async with _lock(cache_key):
                 rendered = _cache.get(cache_key) if seq is not None else None
                 if rendered is None:
-                    rendered = await database_sync_to_async(_render)(user, event, parts, key)
+                    rendered = await db(_render)(user, event, parts, key)
                     if rendered is None:
                         # This user may not see it; another user of the view may: not cached.
                         return _gone(event, key)

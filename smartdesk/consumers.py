@@ -14,6 +14,7 @@ import logging
 import random
 from typing import Any, ClassVar
 
+from channels.db import DatabaseSyncToAsync
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -21,6 +22,14 @@ from django.conf import settings
 from smartdesk.metrics import WEBSOCKET_ACCEPTED, WEBSOCKET_CONNECTIONS
 
 logger = logging.getLogger(__name__)
+
+
+def db(func: Any) -> Any:
+    """A consumer's database call, run in the thread pool rather than on the one thread that
+    serves every sync view of the process: a socket's reads must not queue behind HTTP ingest
+    (and each other). Each call borrows a pooled connection and gives it back."""
+    return DatabaseSyncToAsync(func, thread_sensitive=False)
+
 
 # Close codes in the private range (4000-4999) so the browser can tell why.
 CLOSE_UNAUTHENTICATED = 4401

@@ -18,7 +18,7 @@ from chats.services import distribution
 from smartdesk.models import LiveEvent
 from tests import factories
 from tests.chats.distribution.conftest import profile
-from tests.chats.test_operator_socket import _socket
+from tests.live import operator_socket as _socket
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
