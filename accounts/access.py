@@ -37,6 +37,12 @@ class Capability(models.TextChoices):
     MANAGE_ACCESS = "manage_access", _("Manage roles, users and teams")
     EXCEED_CAPACITY = "exceed_capacity", _("Assign beyond an operator's capacity")
     ADJUST_LOYALTY = "adjust_loyalty", _("Adjust loyalty points and approve goodwill")
+    # The write side of the gate (`chats.selectors.actionable_conversations`): without it a role
+    # sees the conversations of its scope and acts on none of them.
+    HANDLE_CONVERSATIONS = "handle_conversations", _("Work on conversations")
+    # Customer-level writes (loyalty adjustments, goodwill decisions) for any customer; without
+    # it only for customers of a conversation the user may act on.
+    ACT_ON_ALL_CUSTOMERS = "act_on_all_customers", _("Change any customer's loyalty")
 
 
 def role_field(capability: Capability) -> str:

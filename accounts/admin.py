@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -80,6 +81,17 @@ class RoleAdmin(CapabilityModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "scope")}),
         (_("Capabilities"), {"fields": tuple(role_field(c) for c in Capability)}),
+        (_("Distribution"), {"fields": ("receives_auto_assignment",)}),
+        (
+            _("Goodwill"),
+            {
+                "fields": (
+                    "goodwill_points_limit",
+                    "goodwill_period_points_limit",
+                    "goodwill_period_days",
+                )
+            },
+        ),
         (_("History"), {"fields": ("archived_at", "created_at", "updated_at", "audit_trail")}),
     )
 
@@ -126,13 +138,55 @@ class RoleAdmin(CapabilityModelAdmin):
 
     @admin.action(description=_("Archive selected roles"), permissions=["change"])
     def archive_selected(self, request: HttpRequest, queryset: QuerySet[Role]) -> None:
-        done = self._apply(request, queryset, services.role_archive)
+        """Archive, and warn about each archived role still held by someone, naming them:
+        archiving takes nothing away from its holders (they keep the role until given
+        another), so it goes ahead, and the super-admin learns whom to move."""
+        roles = list(queryset)
+        done = self._apply(request, roles, services.role_archive)
         if done:
             self.message_user(
                 request,
                 ngettext("%(n)d role archived.", "%(n)d roles archived.", done) % {"n": done},
                 messages.SUCCESS,
             )
+        archived = Role.objects.filter(pk__in=[r.pk for r in roles], archived_at__isnull=False)
+        for role in archived.order_by("name"):
+            self._warn_holders(request, role)
+
+    # At most this many holders are named in the warning; the rest are counted.
+    HOLDERS_NAMED = 20
+
+    def _warn_holders(self, request: HttpRequest, role: Role) -> None:
+        holders = list(
+            User.objects.filter(profile__role=role)
+            .order_by("username")
+            .values_list("username", flat=True)[: self.HOLDERS_NAMED + 1]
+        )
+        if not holders:
+            return
+        total = (
+            len(holders)
+            if len(holders) <= self.HOLDERS_NAMED
+            else User.objects.filter(profile__role=role).count()
+        )
+        names = ", ".join(holders[: self.HOLDERS_NAMED])
+        if total > self.HOLDERS_NAMED:
+            names = _("%(names)s and %(more)d more") % {
+                "names": names,
+                "more": total - self.HOLDERS_NAMED,
+            }
+        self.message_user(
+            request,
+            ngettext(
+                "The role “%(role)s” is archived but still held by %(n)d user: %(names)s. "
+                "They keep it until you give them another role.",
+                "The role “%(role)s” is archived but still held by %(n)d users: %(names)s. "
+                "They keep it until you give them another role.",
+                total,
+            )
+            % {"role": role.name, "n": total, "names": names},
+            messages.WARNING,
+        )
 
     @admin.action(description=_("Restore selected roles from the archive"), permissions=["change"])
     def restore_selected(self, request: HttpRequest, queryset: QuerySet[Role]) -> None:
@@ -144,7 +198,7 @@ class RoleAdmin(CapabilityModelAdmin):
                 messages.SUCCESS,
             )
 
-    def _apply(self, request: HttpRequest, queryset: QuerySet[Role], service: Any) -> int:
+    def _apply(self, request: HttpRequest, queryset: Iterable[Role], service: Any) -> int:
         done = 0
         for role in queryset:
             try:
@@ -394,3 +448,39 @@ class ApiTokenAdmin(CapabilityModelAdmin, TokenAdmin):
                 % {"user": obj.user, "key": obj.key},
                 messages.WARNING,
             )
+
+
+# --- sign-in lockouts (django-axes, issue 12) ---------------------------------------------
+# axes registers its tables with Django's model permissions; here they follow the role
+# capabilities like the rest of access. Deleting an attempt unlocks that sign-in.
+from axes import admin as axes_admin  # noqa: E402  (registers axes' admins first)
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog  # noqa: E402
+
+for _model in (AccessAttempt, AccessFailureLog, AccessLog):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+class _ReadOnlyLockoutAdmin(CapabilityPermissions):
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AccessAttempt)
+class LockoutAttemptAdmin(_ReadOnlyLockoutAdmin, axes_admin.AccessAttemptAdmin):
+    pass
+
+
+@admin.register(AccessFailureLog)
+class LockoutFailureLogAdmin(_ReadOnlyLockoutAdmin, axes_admin.AccessFailureLogAdmin):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AccessLog)
+class SignInLogAdmin(_ReadOnlyLockoutAdmin, axes_admin.AccessLogAdmin):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

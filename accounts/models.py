@@ -12,7 +12,7 @@ import zoneinfo
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -118,6 +118,27 @@ class Role(models.Model):
     can_adjust_loyalty = models.BooleanField(
         _("can adjust loyalty points and approve goodwill"), default=False
     )
+    # Acting on conversations (reply, assign, snooze, close…) is a capability of its own: a role
+    # without it sees its scope (to report and export) and changes nothing. Off for a new role.
+    can_handle_conversations = models.BooleanField(
+        _("can work on conversations (reply, assign, snooze, close)"), default=False
+    )
+    can_act_on_all_customers = models.BooleanField(
+        _("can change any customer's loyalty, not only those of its conversations"),
+        default=False,
+    )
+    # Automatic distribution gives waiting conversations only to holders of a role with this
+    # on (issue 13). Supervisors and admins take conversations by hand: the built-in admin roles
+    # have it off (migration 0006); a role that does not work on conversations gets none anyway.
+    receives_auto_assignment = models.BooleanField(
+        _("receives automatic assignments"),
+        default=True,
+        help_text=_(
+            "Holders who are online with free capacity are given waiting conversations "
+            "automatically. Turn off for supervisors and admins: they can still take or be "
+            "assigned conversations by hand."
+        ),
+    )
     goodwill_points_limit = models.PositiveIntegerField(
         _("goodwill limit (points)"),
         default=0,
@@ -125,6 +146,23 @@ class Role(models.Model):
             "Points a holder may grant from a conversation without approval; "
             "above it an admin approves."
         ),
+    )
+    # The limit per grant alone lets many small grants through: this one caps what one person
+    # grants without approval over a rolling period (`customers.loyalty.goodwill_grant`).
+    goodwill_period_points_limit = models.PositiveIntegerField(
+        _("goodwill limit per period (points)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Points a holder may grant without approval in total over the period below; "
+            "beyond it an admin approves. Empty: no limit per period."
+        ),
+    )
+    goodwill_period_days = models.PositiveSmallIntegerField(
+        _("goodwill period (days)"),
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(366)],
+        help_text=_("The rolling period of the limit above, in days."),
     )
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -138,6 +176,10 @@ class Role(models.Model):
             models.CheckConstraint(
                 condition=models.Q(scope__in=["all", "teams", "assigned"]),
                 name="role_scope_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(goodwill_period_days__gte=1, goodwill_period_days__lte=366),
+                name="role_goodwill_period_valid",
             ),
         ]
 

@@ -12,10 +12,11 @@ def user_teams(*, user: User) -> QuerySet[Team]:
 
 
 def assignable_operators() -> QuerySet[User]:
-    """Who a conversation can be given to: active users with an operator profile."""
-    return User.objects.filter(is_active=True, profile__isnull=False).order_by(
-        "first_name", "last_name", "username"
-    )
+    """Who a conversation can be given to: active users with an operator profile whose role
+    works on conversations (`chats.services.conversations` refuses the others)."""
+    return User.objects.filter(
+        is_active=True, profile__isnull=False, profile__role__can_handle_conversations=True
+    ).order_by("first_name", "last_name", "username")
 
 
 def teams_by_name() -> QuerySet[Team]:

@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from accounts.access import Capability
 from chats.models import Conversation, Inbox, ReplyTemplate
-from chats.selectors import visible_conversations
+from chats.selectors import actionable_conversations, visible_conversations
 from chats.services import conversations as conversation_services
 from chats.services import inboxes as inbox_services
 from chats.services import templates as template_services
@@ -218,7 +218,11 @@ class ConversationAdmin(CapabilityModelAdmin):
     @admin.action(description=_("Restore selected deleted conversations"), permissions=["change"])
     def restore_selected(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
         done = 0
-        for conversation in queryset.filter(deleted_at__isnull=False):
+        # The list is what the user sees; an action takes only what they may act on.
+        actionable = actionable_conversations(request.user, include_deleted=True)
+        for conversation in queryset.filter(
+            deleted_at__isnull=False, pk__in=actionable.values("pk")
+        ):
             try:
                 conversation_services.conversation_restore(
                     conversation=conversation, actor=request.user

@@ -49,6 +49,17 @@ urlpatterns = [
     ),
     path("search/", api.SearchView.as_view(), name="api-search"),
     path("customers/<int:pk>/card/", api.CustomerCardView.as_view(), name="api-customer-card"),
+    # Customer-level writes, through the gate's write form (issue 12).
+    path(
+        "customers/<int:pk>/loyalty/adjust/",
+        api.AdjustView.as_view(),
+        name="api-loyalty-adjust",
+    ),
+    path(
+        "loyalty/goodwill/<int:pk>/decision/",
+        api.GoodwillDecisionView.as_view(),
+        name="api-goodwill-decision",
+    ),
     path(
         "inboxes/<str:key>/messages/",
         api.InboundMessageView.as_view(),

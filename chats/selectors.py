@@ -2,6 +2,12 @@
 
 Pages, the API, the WebSocket consumer, search and exports all start from it. A conversation
 outside the user's scope does not exist for them: `conversation_for` answers 404.
+
+The gate has two modes. What a user may *see* is `visible_conversations`; what they may *act
+on* is `actionable_conversations`: the same scope, but only for a role that works on
+conversations (`Capability.HANDLE_CONVERSATIONS`). Every write takes its object through the
+write form: `conversation_for(..., for_write=True)`, `message_for(..., for_write=True)`,
+`customer_for(..., for_write=True)`. Seen but not actionable answers 403; not seen, 404.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -67,19 +74,49 @@ def visible_conversations(user: Any, *, include_deleted: bool = False) -> QueryS
     return qs
 
 
-def conversation_for(user: Any, pk: Any, *, include_deleted: bool = False) -> Conversation:
-    """The conversation `pk` if `user` may see it; Http404 otherwise (missing or not visible)."""
+def can_act(user: Any) -> bool:
+    """Whether the user's role works on conversations at all (the write side of the gate)."""
+    return has_capability(user, Capability.HANDLE_CONVERSATIONS)
+
+
+def actionable_conversations(user: Any, *, include_deleted: bool = False) -> QuerySet[Conversation]:
+    """Every conversation `user` may act on (reply, assign, snooze, close, delete, goodwill…):
+    those they see, if their role works on conversations; none otherwise. A role that sees
+    everything only to report and export acts on nothing."""
+    if not can_act(user):
+        return Conversation.objects.none()
+    return visible_conversations(user, include_deleted=include_deleted)
+
+
+def _not_yours() -> PermissionDenied:
+    return PermissionDenied(_("Your role may look at this conversation but not act on it."))
+
+
+def conversation_for(
+    user: Any, pk: Any, *, include_deleted: bool = False, for_write: bool = False
+) -> Conversation:
+    """The conversation `pk` if `user` may see it; Http404 otherwise (missing or not visible).
+
+    `for_write`: only if they may act on it; one they see but may not act on is a
+    PermissionDenied (403), so a read-only role learns nothing it could not already read.
+    """
     try:
         pk = int(pk)
     except (TypeError, ValueError):
         raise Http404(_("No such conversation.")) from None
+    gate = actionable_conversations if for_write else visible_conversations
     found = (
-        visible_conversations(user, include_deleted=include_deleted)
+        gate(user, include_deleted=include_deleted)
         .select_related("customer", "inbox", "team", "assignee")
         .filter(pk=pk)
         .first()
     )
     if found is None:
+        if (
+            for_write
+            and visible_conversations(user, include_deleted=include_deleted).filter(pk=pk).exists()
+        ):
+            raise _not_yours()
         raise Http404(_("No such conversation."))
     return found
 
@@ -212,8 +249,10 @@ def thread_messages(user: Any, conversation: Conversation, *, limit: int = 200) 
     return newest
 
 
-def message_for(user: Any, pk: Any) -> Message:
-    """A message of a conversation the user may see, by the thread's rule; Http404 otherwise."""
+def message_for(user: Any, pk: Any, *, for_write: bool = False) -> Message:
+    """A message of a conversation the user may see, by the thread's rule; Http404 otherwise.
+
+    `for_write`: of a conversation they may act on (403 for one they only see)."""
     try:
         pk = int(pk)
     except (TypeError, ValueError):
@@ -227,6 +266,8 @@ def message_for(user: Any, pk: Any) -> Message:
         found.deleted_at is not None and not has_capability(user, Capability.VIEW_DELETED_MESSAGES)
     ):
         raise Http404(_("No such message."))
+    if for_write and not actionable_conversations(user).filter(pk=found.conversation_id).exists():
+        raise _not_yours()
     return found
 
 
@@ -424,12 +465,13 @@ def live_events_since(
 
 def _replayable(user: Any) -> Q:
     """The live events a user may be replayed: their own, those of conversations they see
-    now, and for scope `all` the floor's presence changes (sent to the admins' group)."""
+    now, and for scope `all` what is sent to the admins' group: the floor's presence changes
+    and the contact-spike alerts (analytics, issue 14)."""
     visible = Q(user_id=user.pk) | Q(
         conversation_id__in=visible_conversations(user, include_deleted=True).values("pk")
     )
     if scope_of(user) == Role.Scope.ALL:
-        visible |= Q(type="presence.changed")
+        visible |= Q(type__in=("presence.changed", "anomaly.alert"))
     return visible
 
 
@@ -487,6 +529,9 @@ class OperatorRow:
     load: int
     capacity: int
     last_seen_at: datetime | None
+    # Whether distribution gives them conversations (their role works on conversations and
+    # receives automatic assignments, issue 13); the others take them by hand.
+    receives: bool = True
 
     @property
     def full(self) -> bool:
@@ -503,6 +548,15 @@ class TeamQueue:
     @property
     def online(self) -> int:
         return sum(1 for o in self.operators if o.presence == OperatorProfile.Presence.ONLINE)
+
+    @property
+    def receiving(self) -> int:
+        """Online operators distribution gives conversations to."""
+        return sum(
+            1
+            for o in self.operators
+            if o.receives and o.presence == OperatorProfile.Presence.ONLINE
+        )
 
 
 def queue_overview(
@@ -540,9 +594,10 @@ def queue_overview(
                 load=p.load,
                 capacity=p.capacity,
                 last_seen_at=p.last_seen_at,
+                receives=p.role.can_handle_conversations and p.role.receives_auto_assignment,
             )
             for p in OperatorProfile.objects.filter(teams=team, user__is_active=True)
-            .select_related("user")
+            .select_related("user", "role")
             .order_by("presence", "user__username")
         ]
         result.append(
@@ -644,15 +699,42 @@ def queue_status(conversation: Conversation, *, now: datetime | None = None) -> 
 queue_position = queue_status  # the name the channels (widget, app) use
 
 
-def customer_for(user: Any, pk: int) -> Customer:
-    """A customer the user may look at: any for a role that sees all conversations, otherwise
-    one with a conversation the user may see. 404 for the rest, like `conversation_for`."""
-    customers = Customer.objects.filter(pk=pk)
+def visible_customers(user: Any) -> QuerySet[Customer]:
+    """Customers the user may look at: any for a role that sees all conversations, otherwise
+    those with a conversation the user may see."""
+    customers = Customer.objects.all()
+    if scope_of(user) is None:
+        return customers.none()
     if scope_of(user) != Role.Scope.ALL:
         customers = customers.filter(
             pk__in=visible_conversations(user, include_deleted=True).values("customer_id")
         )
-    customer = customers.first()
+    return customers
+
+
+def actionable_customers(user: Any) -> QuerySet[Customer]:
+    """Customers whose own data (loyalty, goodwill, the card) the user may change: any with
+    `Capability.ACT_ON_ALL_CUSTOMERS`; otherwise those of a (not deleted) conversation the
+    user may act on. Scope `all` alone is not enough: seeing every card is not changing it."""
+    if scope_of(user) is None:
+        return Customer.objects.none()
+    if has_capability(user, Capability.ACT_ON_ALL_CUSTOMERS):
+        return Customer.objects.all()
+    return Customer.objects.filter(pk__in=actionable_conversations(user).values("customer_id"))
+
+
+def customer_for(user: Any, pk: Any, *, for_write: bool = False) -> Customer:
+    """A customer the user may look at (`visible_customers`); 404 for the rest, like
+    `conversation_for`. `for_write`: one they may change (`actionable_customers`); a customer
+    they see but may not change is a PermissionDenied (403)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404(_("No such customer.")) from None
+    gate = actionable_customers if for_write else visible_customers
+    customer = gate(user).filter(pk=pk).first()
     if customer is None:
+        if for_write and visible_customers(user).filter(pk=pk).exists():
+            raise PermissionDenied(_("Your role may look at this customer but not change them."))
         raise Http404(_("No such customer."))
     return customer

@@ -240,6 +240,15 @@ class GoodwillRequestAdmin(ReadOnlyAdmin):
         return self.fields
 
     def _decide(self, request: HttpRequest, queryset: Any, approve: bool) -> None:
+        # The admin site is not per conversation: deciding here is for roles that may change
+        # any customer's loyalty (the API decides through the conversation gate).
+        if not has_capability(request.user, Capability.ACT_ON_ALL_CUSTOMERS):
+            self.message_user(
+                request,
+                _("Your role may decide goodwill only from the conversations it works on."),
+                messages.ERROR,
+            )
+            return
         done = 0
         for pending in queryset.filter(status=GoodwillRequest.Status.PENDING):
             try:

@@ -3,9 +3,9 @@
 - `backoffice/…`: the back office (CRM, shop, checkout) with a client token
   (`Authorization: Bearer <key>.<secret>`, see `customers.auth`): upsert customers and orders,
   bulk orders, the order-status webhook (HMAC-signed), and the checkout's loyalty calls.
-- `customers/…`, `loyalty/…`: people signed in (session or user token): the customer card
-  (personal data masked without the capability), manual adjustments and goodwill decisions
-  (`Capability.ADJUST_LOYALTY`).
+- `customers/…/loyalty/adjust/`, `loyalty/goodwill/…/decision/` (people signed in) are served by
+  `chats.api.customers`, through the conversation gate's write form, with routes in
+  `chats.api_urls`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -22,22 +20,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import Capability, api_capability
 from customers import loyalty, orders
 from customers.auth import BackOfficeAuthentication, IsBackOfficeClient, signature_valid
 from customers.bulk import bulk_upsert
-from customers.models import Customer, GoodwillRequest, IntegrationClient
+from customers.models import Customer, IntegrationClient
 from customers.selectors import customer_by_external_id, loyalty_summary
 from customers.serializers import (
-    AdjustSerializer,
     BalanceSerializer,
     BulkOrdersSerializer,
     BulkResultSerializer,
     CancelRedemptionSerializer,
     CustomerUpsertSerializer,
-    GoodwillDecisionSerializer,
-    GoodwillRequestSerializer,
-    LedgerLineSerializer,
     OrderStatusWebhookSerializer,
     OrderUpsertSerializer,
     RedeemSerializer,
@@ -280,44 +273,5 @@ class CancelRedemptionView(BackOfficeView):
         return Response(RedemptionResultSerializer(_redemption_data(redemption)).data)
 
 
-# --- people: the card, adjustments, goodwill --------------------------------------------------
-
-
-class AdjustView(_Base):
-    permission_classes = [api_capability(Capability.ADJUST_LOYALTY)]
-
-    @extend_schema(
-        summary="Adjust a customer's points by hand",
-        description="Either sign, with a reason; the ledger line names you. A negative "
-        "adjustment cannot take the balance below zero (409).",
-        request=AdjustSerializer,
-        responses={200: LedgerLineSerializer, **ERRORS, **FORBIDDEN, **REFUSED},
-        tags=["loyalty"],
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        data = _parse(AdjustSerializer, request.data)
-        customer = get_object_or_404(Customer, pk=pk)
-        line = loyalty.loyalty_adjust(
-            customer=customer, points=data["points"], reason=data["reason"], actor=request.user
-        )
-        return Response(LedgerLineSerializer(line).data)
-
-
-class GoodwillDecisionView(_Base):
-    permission_classes = [api_capability(Capability.ADJUST_LOYALTY)]
-
-    @extend_schema(
-        summary="Approve or reject a goodwill request above an operator's limit",
-        request=GoodwillDecisionSerializer,
-        responses={200: GoodwillRequestSerializer, **ERRORS, **FORBIDDEN, **REFUSED},
-        tags=["loyalty"],
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        data = _parse(GoodwillDecisionSerializer, request.data)
-        found = GoodwillRequest.objects.filter(pk=pk).first()
-        if found is None:
-            raise Http404(_("No such goodwill request."))
-        decided = loyalty.goodwill_decide(
-            request=found, approve=data["approve"], actor=request.user
-        )
-        return Response(GoodwillRequestSerializer(decided).data)
+# People (manual adjustments, goodwill decisions) are served by `chats.api.customers`: they
+# take the customer through the conversation gate, which lives in chats.

@@ -39,15 +39,6 @@ urlpatterns = [
         api.CancelRedemptionView.as_view(),
         name="api-loyalty-cancel",
     ),
-    # people
-    path(
-        "customers/<int:pk>/loyalty/adjust/",
-        api.AdjustView.as_view(),
-        name="api-loyalty-adjust",
-    ),
-    path(
-        "loyalty/goodwill/<int:pk>/decision/",
-        api.GoodwillDecisionView.as_view(),
-        name="api-goodwill-decision",
-    ),
+    # people: `customers/<pk>/loyalty/adjust/` and `loyalty/goodwill/<pk>/decision/` are routed
+    # in chats.api_urls (they go through the conversation gate).
 ]

@@ -19,13 +19,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import Capability, has_capability, profile_of
+from accounts.models import OperatorProfile
 from customers.models import (
     Customer,
     GoodwillRequest,
@@ -356,13 +357,68 @@ def loyalty_adjust(
 
 
 def goodwill_limit(user: Any) -> int | None:
-    """Points the user may grant without approval (None: no limit — they approve themselves)."""
+    """Points the user may grant at once without approval (None: no limit — they approve
+    themselves). What the card shows; `goodwill_grant` also applies the limit per period."""
     if user is None or not user.is_authenticated:
         return 0
     if user.is_superuser:
         return None
     profile = profile_of(user)
     return profile.role.goodwill_points_limit if profile is not None else 0
+
+
+@dataclass(frozen=True)
+class GoodwillLimits:
+    """What one person may grant without approval: at once, and in total over a rolling
+    period (None: no limit of that kind)."""
+
+    per_grant: int | None
+    per_period: int | None
+    period: timedelta
+
+
+_NOTHING = GoodwillLimits(per_grant=0, per_period=0, period=timedelta(days=1))
+
+
+# The namespace of the per-person goodwill lock (`pg_advisory_xact_lock(namespace, user id)`).
+_GOODWILL_LOCK = 0x60_0D_11  # "goodwill"
+
+
+def _goodwill_limits_locked(actor: Any) -> GoodwillLimits:
+    """The actor's limits, with a per-person lock held until the transaction ends (a
+    PostgreSQL advisory lock keyed by the user id): one person's grants run one after the
+    other, each counting the ones before it, however many requests arrive at once.
+
+    An advisory lock, not the profile row: assignment locks a conversation and then the
+    profile, while a grant writes into a conversation's thread; a row lock here could close a
+    cycle. The lock is taken before any loyalty account, always in this order."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        return _NOTHING
+    if actor.is_superuser:
+        return GoodwillLimits(per_grant=None, per_period=None, period=timedelta(days=1))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_GOODWILL_LOCK, actor.pk % 2**31]
+            )
+    # SQLite (the embedded default) runs one writing transaction at a time anyway.
+    profile = OperatorProfile.objects.select_related("role").filter(user_id=actor.pk).first()
+    if profile is None:
+        return _NOTHING
+    role = profile.role
+    return GoodwillLimits(
+        per_grant=role.goodwill_points_limit,
+        per_period=role.goodwill_period_points_limit,
+        period=timedelta(days=role.goodwill_period_days),
+    )
+
+
+def goodwill_granted_since(*, actor_id: int, since: datetime) -> int:
+    """Goodwill points `actor_id` granted on their own authority (not approved by someone
+    else) since `since`: what their limit per period counts."""
+    return LoyaltyTransaction.objects.filter(
+        kind=Kind.GOODWILL, actor_id=actor_id, approved_by__isnull=True, effective_at__gte=since
+    ).aggregate(total=Coalesce(Sum("points"), 0))["total"]
 
 
 @dataclass(frozen=True)
@@ -384,14 +440,21 @@ def goodwill_grant(
     actor: Any,
     conversation_id: int | None = None,
 ) -> Goodwill:
-    """Goodwill points from a conversation: granted at once within the actor's role limit,
-    otherwise a request an admin with the loyalty capability approves."""
+    """Goodwill points from a conversation: granted at once within the actor's role limits
+    (per grant, and in total over the role's rolling period), otherwise a request an admin with
+    the loyalty capability approves. Safe under concurrent grants by one person: a lock per
+    person is held while the period's grants are summed and the new one written."""
     reason = _reason(reason)
     if points <= 0:
         raise ValidationError(_("Grant a positive number of points."))
+    limits = _goodwill_limits_locked(actor)  # first: the lock order is person, then account
     account = _locked(customer.pk)
-    limit = goodwill_limit(actor)
-    if limit is not None and points > limit:
+    now = timezone.now()
+    over = limits.per_grant is not None and points > limits.per_grant
+    if not over and limits.per_period is not None:
+        granted = goodwill_granted_since(actor_id=actor.pk, since=now - limits.period)
+        over = granted + points > limits.per_period
+    if over:
         request = GoodwillRequest.objects.create(
             account=account,
             points=points,
@@ -400,7 +463,6 @@ def goodwill_grant(
             requested_by=actor,
         )
         return Goodwill(None, request)
-    now = timezone.now()
     line = LoyaltyTransaction.objects.create(
         account=account,
         kind=Kind.GOODWILL,

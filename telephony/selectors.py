@@ -9,8 +9,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from accounts.access import scope_of
 from accounts.models import Role
@@ -32,11 +34,19 @@ def visible_calls(user: Any) -> QuerySet[Call]:
     return Call.objects.filter(Q(operator_id=user.pk) | Q(originated_by_id=user.pk) | Exists(rung))
 
 
-def call_for(user: Any, pk: int) -> Call:
-    """One call the user may see; missing and not visible are the same 404."""
+def call_for(user: Any, pk: int, *, for_write: bool = False) -> Call:
+    """One call the user may see; missing and not visible are the same 404.
+
+    `for_write` (a note, the one-click customer, a follow-up): only for a role that works on
+    conversations (`chats.selectors.can_act`); one seen by a role that only looks is a
+    PermissionDenied (403), like the conversation gate's write form."""
+    from chats.selectors import can_act
+
     call = visible_calls(user).select_related("customer", "operator").filter(pk=pk).first()
     if call is None:
-        raise Http404("No such call.")
+        raise Http404(_("No such call."))
+    if for_write and not can_act(user):
+        raise PermissionDenied(_("Your role may look at this call but not act on it."))
     return call
 
 
@@ -49,6 +59,18 @@ def customer_reachable_by(user: Any, customer_id: int) -> bool:
         visible_conversations(user).filter(customer_id=customer_id).exists()
         or visible_calls(user).filter(customer_id=customer_id).exists()
     )
+
+
+def customer_to_call(user: Any, customer_id: int) -> int:
+    """The write form of `customer_reachable_by`, for click-to-call: 404 for a customer the
+    user cannot reach; 403 for one they reach with a role that only looks."""
+    from chats.selectors import can_act
+
+    if not customer_reachable_by(user, customer_id):
+        raise Http404(_("No such customer."))
+    if not can_act(user):
+        raise PermissionDenied(_("Your role may look at this customer but not call them."))
+    return customer_id
 
 
 def customer_calls(*, customer_id: int, limit: int = 5) -> list[Call]:

@@ -627,10 +627,12 @@ def call_followup_open(*, call: Call, actor: Any) -> tuple[Conversation, bool]:
     and linked to the call in the same transaction. The call row is locked, so a second
     click, or two at once, opens the same conversation instead of creating another.
     """
-    from chats.selectors import visible_conversations
+    from chats.selectors import can_act, visible_conversations
     from chats.services.outreach import conversation_open_by_operator
     from telephony.selectors import visible_calls
 
+    if not can_act(actor):  # the gate's write form: a role that only looks opens nothing
+        raise PermissionDenied(_("Your role may look at this call but not act on it."))
     locked = (
         visible_calls(actor)
         .select_for_update(of=("self",))

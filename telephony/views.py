@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import Capability, has_capability
 from chats.forms import form_errors
+from chats.selectors import can_act
 from chats.services.conversations import ActionRefused
 from chats.views.presenters import contact_stats, is_htmx
 from customers.selectors import customer_card, mask_value
@@ -90,6 +91,8 @@ def _card_context(request: HttpRequest, call: object, **extra: object) -> dict:
     if number and not has_capability(request.user, Capability.VIEW_CUSTOMER_PII):
         number = mask_value(number)  # as on the customer card
     context: dict = {"call": call, "caller_shown": number, "errors": [], "notice": ""}
+    # The write gate: a role that only looks is offered no action (the views refuse it, 403).
+    context["can_act"] = can_act(request.user)
     customer = call.customer  # type: ignore[attr-defined]
     if customer is not None:
         context.update(
@@ -116,7 +119,7 @@ def call_card(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def call_customer(request: HttpRequest, pk: int) -> HttpResponse:
-    call = selectors.call_for(request.user, pk)
+    call = selectors.call_for(request.user, pk, for_write=True)
     form = NewCustomerForm(request.POST)
     if not form.is_valid():
         context = _card_context(request, call, errors=form_errors(form))
@@ -141,7 +144,7 @@ def call_customer(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def call_note(request: HttpRequest, pk: int) -> HttpResponse:
-    call = selectors.call_for(request.user, pk)
+    call = selectors.call_for(request.user, pk, for_write=True)
     form = NoteForm(request.POST)
     status, errors, notice = 200, [], ""
     if not form.is_valid():
@@ -163,7 +166,7 @@ def call_note(request: HttpRequest, pk: int) -> HttpResponse:
 def call_followup(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Open a follow-up conversation" from the call: opens it (or the one already opened
     from this call) and goes there: HX-Redirect for htmx, a 303 otherwise."""
-    call = selectors.call_for(request.user, pk)
+    call = selectors.call_for(request.user, pk, for_write=True)
     try:
         conversation, _created = services.call_followup_open(call=call, actor=request.user)
     except (ValidationError, ActionRefused, PermissionDenied) as error:
@@ -191,9 +194,12 @@ def call_dial(request: HttpRequest) -> JsonResponse:
     form = DialForm(request.POST)
     if not form.is_valid():
         return JsonResponse({"detail": " ".join(form_errors(form))}, status=400)
-    customer_id = form.cleaned_data["customer"]
-    if not selectors.customer_reachable_by(request.user, customer_id):
+    try:  # the write form of the gate: 404 out of reach, 403 for a role that only looks
+        customer_id = selectors.customer_to_call(request.user, form.cleaned_data["customer"])
+    except Http404:
         return JsonResponse({"detail": _("No such customer.")}, status=404)
+    except PermissionDenied as error:
+        return JsonResponse({"detail": str(error)}, status=403)
     try:
         call = services.call_originate(actor=request.user, customer_id=customer_id)
     except ValidationError as error:

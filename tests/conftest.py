@@ -51,6 +51,22 @@ def admin_user(roles: dict[str, Role], support: Team, delivery: Team) -> User:
 
 
 @pytest.fixture
+def reporter(support: Team) -> User:
+    """BI: sees every conversation, call and card to report on and export them; acts on
+    nothing (no `handle_conversations`)."""
+    role = factories.make_role(
+        name="BI",
+        slug="bi",
+        scope=Role.Scope.ALL,
+        can_view_statistics=True,
+        can_export_reports=True,
+        can_view_customer_pii=True,
+        can_handle_conversations=False,
+    )
+    return factories.make_user(username="bianca", role=role, teams=[support])
+
+
+@pytest.fixture
 def operator(roles: dict[str, Role], support: Team) -> User:
     return factories.make_user(username="anna", role=roles[Role.OPERATOR], teams=[support])
 

@@ -14,6 +14,8 @@ PASSWORD = "correct-horse-battery"
 
 _builtin = importlib.import_module("accounts.migrations.0002_builtin_roles")
 _grants = importlib.import_module("accounts.migrations.0003_distribution_and_loyalty_access")
+_write_grants = importlib.import_module("accounts.migrations.0005_write_gate_and_goodwill_period")
+_auto_grants = importlib.import_module("accounts.migrations.0006_role_receives_auto_assignment")
 
 
 def builtin_roles() -> dict[str, Role]:
@@ -23,6 +25,8 @@ def builtin_roles() -> dict[str, Role]:
         fields = dict(spec)
         slug = fields.pop("slug")
         fields.update(_grants.BUILTIN_GRANTS.get(slug, {}))
+        fields.update(_write_grants.BUILTIN_GRANTS.get(slug, {}))
+        fields.update(_auto_grants.BUILTIN_GRANTS.get(slug, {}))
         roles[slug] = Role.objects.get_or_create(slug=slug, defaults=fields)[0]
     return roles
 
@@ -35,6 +39,9 @@ def make_role(**fields: Any) -> Role:
     n = next(_counter)
     fields.setdefault("name", f"Role {n}")
     fields.setdefault("slug", f"role-{n}")
+    # Roles built here work conversations unless a test says otherwise (the model's default is
+    # off: a new role in the product acts on nothing until granted).
+    fields.setdefault("can_handle_conversations", True)
     return services.role_save(role=Role(**fields), actor=None)
 
 

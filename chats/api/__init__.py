@@ -18,12 +18,13 @@ from chats.api.actions import (
     UnsnoozeView,
 )
 from chats.api.conversations import ConversationDetailView, ConversationListView, SearchView
-from chats.api.customers import CustomerCardView
+from chats.api.customers import AdjustView, CustomerCardView, GoodwillDecisionView
 from chats.api.inbound import InboundMessageView
 from chats.api.messages import ConversationMessagesView, MessageDetailView
 from chats.api.templates import TemplateListView, TemplateRenderView
 
 __all__ = [
+    "AdjustView",
     "AssignView",
     "CloseView",
     "ConversationActionView",
@@ -32,6 +33,7 @@ __all__ = [
     "ConversationMessagesView",
     "CustomerCardView",
     "DeleteView",
+    "GoodwillDecisionView",
     "InboundMessageView",
     "MessageDetailView",
     "PriorityView",

@@ -58,7 +58,9 @@ class ConversationActionView(ApiMixin, APIView):
     include_deleted = False
 
     def post(self, request: Request, pk: int) -> Response:
-        conversation = conversation_for(request.user, pk, include_deleted=self.include_deleted)
+        conversation = conversation_for(
+            request.user, pk, include_deleted=self.include_deleted, for_write=True
+        )
         data = parse(self.body, request.data) if self.body is not None else {}
         updated = self.act(conversation=conversation, data=data, actor=request.user)
         return Response(conversation_data(updated, request.user))

@@ -15,6 +15,7 @@ from chats.api.base import (
     ERRORS,
     REFUSED,
     ApiMixin,
+    StrictPageSize,
     message_context,
     parse,
 )
@@ -34,11 +35,27 @@ from chats.services.messages import (
     message_note,
     message_reply,
 )
+from smartdesk.openapi import constrain
 
 # --- messages --------------------------------------------------------------------------
 
 
-class MessagePagination(CursorPagination):
+# MessageCreateSerializer.validate: a text and a template together are refused.
+constrain(
+    "MessageCreate",
+    **{
+        "not": {
+            "required": ["body", "template_id"],
+            "properties": {
+                "body": {"type": "string", "pattern": r"\S"},
+                "template_id": {"type": "integer"},
+            },
+        }
+    },
+)
+
+
+class MessagePagination(StrictPageSize, CursorPagination):
     ordering = ("-created_at", "-id")
     page_size_query_param = "page_size"
     max_page_size = 200
@@ -74,7 +91,7 @@ class ConversationMessagesView(ApiMixin, generics.GenericAPIView):
         tags=["messages"],
     )
     def post(self, request: Request, pk: int) -> Response:
-        conversation = conversation_for(request.user, pk)
+        conversation = conversation_for(request.user, pk, for_write=True)
         data = parse(MessageCreateSerializer, request.data)
         body = data["body"]
         if data.get("template_id") is not None:
@@ -96,5 +113,5 @@ class MessageDetailView(ApiMixin, APIView):
         tags=["messages"],
     )
     def delete(self, request: Request, pk: int) -> Response:
-        message_delete(message=message_for(request.user, pk), actor=request.user)
+        message_delete(message=message_for(request.user, pk, for_write=True), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,7 @@ from chats.models import Conversation, ConversationEvent, TopicRule
 from chats.services import distribution
 from chats.services.distribution import FIELDS as DISTRIBUTION_FIELDS
 from chats.signals import conversation_closed
+from chats.snooze import check_horizon
 from smartdesk.api_errors import Refused
 from smartdesk.oncommit import after_commit
 
@@ -52,8 +53,15 @@ def _refuse_if_deleted(conversation: Conversation) -> None:
 
 
 def _check_operator(operator: Any) -> None:
+    """The target of an assignment or transfer: active, with a profile, and a role that works
+    on conversations (the write gate's capability; a looking-only role is given nothing)."""
     if not operator.is_active or profile_of(operator) is None:
         raise ValidationError(_("%(name)s cannot take conversations.") % {"name": operator})
+    if not has_capability(operator, Capability.HANDLE_CONVERSATIONS):
+        raise ValidationError(
+            _("%(name)s's role does not work on conversations; choose someone else.")
+            % {"name": operator}
+        )
 
 
 def _clear_snooze(conversation: Conversation) -> None:
@@ -222,6 +230,8 @@ def conversation_snooze(
         raise ValidationError(_("A snooze needs a time, or to wait for the customer's reply."))
     if until is not None and until <= now:
         raise ValidationError(_("The wake-up time must be in the future."))
+    if until is not None:
+        check_horizon(until, now=now)
     locked = _locked(conversation)
     _refuse_if_deleted(locked)
     if locked.status == Status.CLOSED:

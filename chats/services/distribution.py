@@ -4,7 +4,8 @@ The rules are written down in docs/distribution.md. In short:
 
 * A conversation *waits* when it is open, unassigned, not deleted and has a team: it sits in
   that team's queue, served by priority (urgent first), then by how long it has queued.
-* An operator is *eligible* for it when online, active, their role is not archived, they are a
+* An operator is *eligible* for it when online, active, their role is not archived, works on
+  conversations and receives automatic assignments (`Role.receives_auto_assignment`), they are a
   member of the team, hold the required skill if any, and their load plus the conversation's
   weight stays within their capacity. Among the eligible: lowest load ratio, then longest
   since their last assignment (a fair round robin under equal load).
@@ -252,6 +253,10 @@ def eligible_operators(
         presence=Presence.ONLINE,
         user__is_active=True,
         role__archived_at__isnull=True,
+        # Only roles that work on conversations and receive automatic assignments (issue 13:
+        # supervisors and admins take conversations by hand).
+        role__can_handle_conversations=True,
+        role__receives_auto_assignment=True,
         teams=conversation.team_id,
         load__lte=F("capacity") - weight,
     )

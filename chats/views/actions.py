@@ -116,7 +116,9 @@ def _perform(
 
 
 def _gated(request: HttpRequest, pk: int) -> Conversation:
-    return conversation_for(request.user, pk, include_deleted=True)
+    """The conversation an action changes, through the write form of the gate: 404 if the
+    user does not see it, 403 if they see it but may not act on it."""
+    return conversation_for(request.user, pk, include_deleted=True, for_write=True)
 
 
 def _one_service(service: Callable[..., Any]) -> Callable[[HttpRequest, int], HttpResponse]:
@@ -245,7 +247,7 @@ def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def message_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    message = message_for(request.user, pk)
+    message = message_for(request.user, pk, for_write=True)
     return _perform(
         request,
         message.conversation,

@@ -34,7 +34,7 @@ class AllergyCheckForm(forms.Form):
 @login_required
 @require_POST
 def conversation_goodwill(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = conversation_for(request.user, pk)
+    conversation = conversation_for(request.user, pk, for_write=True)
     form = GoodwillForm(request.POST, auto_id="goodwill-%s")
     errors: list[str] = []
     notice = ""

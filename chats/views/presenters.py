@@ -43,6 +43,7 @@ from chats.forms import (
 )
 from chats.models import Conversation, ConversationEvent, Inbox, Message
 from chats.selectors import (
+    can_act,
     conversation_audit_events,
     customer_conversations,
     customer_identities,
@@ -58,6 +59,7 @@ from chats.selectors import (
     visible_conversations,
     with_effective_status,
 )
+from chats.snooze import local_or_utc
 from customers.loyalty import goodwill_limit
 from customers.models import Identity
 from customers.selectors import customer_card, mask_value
@@ -109,7 +111,7 @@ def _when(moment: datetime | None) -> str:
     """A short local date and time ("12 Mar, 14:05") in the activated (operator's) zone."""
     if moment is None:
         return ""
-    return formats.date_format(timezone.localtime(moment), "j M, H:i")
+    return formats.date_format(local_or_utc(moment), "j M, H:i")
 
 
 # --- the list pane ---------------------------------------------------------------------------
@@ -387,6 +389,8 @@ def thread_context(request: HttpRequest, conversation: Conversation, state: List
     user = request.user
     status = effective_status(conversation)
     deleted = conversation.deleted_at is not None
+    # A role that only looks (reports, exports) is offered no action: the gate refuses them.
+    acting = can_act(user)
     return {
         "conversation": conversation,
         "status": status,
@@ -396,6 +400,7 @@ def thread_context(request: HttpRequest, conversation: Conversation, state: List
         "urls": _action_urls(conversation.pk, state),
         "list_query": state.suffix(),
         "offer": {
+            "reply": acting,
             "take": not deleted and status != Status.CLOSED and conversation.assignee_id is None,
             "unassign": not deleted and conversation.assignee_id is not None,
             "transfer": not deleted and status != Status.CLOSED,
@@ -407,7 +412,9 @@ def thread_context(request: HttpRequest, conversation: Conversation, state: List
             "delete": not deleted,
             "restore": deleted and has_capability(user, Capability.RESTORE_CONVERSATIONS),
             "delete_messages": not deleted,
-        },
+        }
+        if acting
+        else {"reply": False},
         "transfer_form": TransferForm(auto_id="transfer-%s"),
         "priority_form": PriorityForm(initial={"priority": conversation.priority}),
         "snooze_form": SnoozeForm(
@@ -533,13 +540,24 @@ def panel_context(
                 "goodwill_url": reverse("conversation-goodwill", args=[conversation.pk])
                 + state.suffix(),
                 "goodwill_limit": goodwill_limit(user),
-                "can_goodwill": conversation.deleted_at is None,
+                "goodwill_period": _goodwill_period(user),
+                "can_goodwill": conversation.deleted_at is None and can_act(user),
                 "goodwill_form": None,
                 "goodwill_errors": [],
                 "goodwill_notice": "",
             }
         )
     return context
+
+
+def _goodwill_period(user: Any) -> dict[str, int] | None:
+    """The role's goodwill limit per rolling period, for the card's hint (None: no such limit;
+    `customers.loyalty.goodwill_grant` enforces it)."""
+    profile = profile_of(user) if not getattr(user, "is_superuser", False) else None
+    role = profile.role if profile is not None else None
+    if role is None or role.goodwill_period_points_limit is None:
+        return None
+    return {"limit": role.goodwill_period_points_limit, "days": role.goodwill_period_days}
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -593,5 +611,5 @@ def render_page(
         context["panel_url"] = reverse("conversation-panel", args=[conversation.pk])
         context["templates_url"] = reverse("conversation-templates", args=[conversation.pk])
         context["allergy_check_url"] = reverse("conversation-allergy-check", args=[conversation.pk])
-        context["read_url"] = _read_url(conversation.pk)
+        context["read_url"] = _read_url(conversation.pk) if can_act(request.user) else ""
     return render(request, "chats/inbox.html", context, status=status)

@@ -5,11 +5,15 @@ A template tag, so that the card (customers) shows calls without importing telep
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import template
+from django.utils.text import capfirst
 
 from accounts.access import profile_of
+from chats.selectors import can_act
+from telephony.models import Call
 from telephony.selectors import customer_call_count, customer_calls, visible_calls
 
 register = template.Library()
@@ -40,7 +44,7 @@ def customer_calls_for(context: dict[str, Any], customer: Any) -> dict[str, Any]
             .filter(pk__in=[c.pk for c in calls if c.pk != shown], customer_id=customer.pk)
             .values_list("pk", flat=True)
         )
-        if calls and user is not None
+        if calls and user is not None and can_act(user)  # the write gate: looking-only roles
         else set()
     )
     return {
@@ -48,5 +52,15 @@ def customer_calls_for(context: dict[str, Any], customer: Any) -> dict[str, Any]
         "openable": openable,
         "call_count": customer_call_count(customer_id=customer.pk),
         "customer_id": customer.pk,
-        "can_dial": bool(profile and profile.phone_extension),
+        "can_dial": bool(profile and profile.phone_extension) and can_act(user),
     }
+
+
+@register.simple_tag
+def call_state_labels() -> str:
+    """Every call state's label in the page's language, as JSON, for the screen-pop to show
+    the state a live `call.*` event names (the card is rendered once, while it rings)."""
+    return json.dumps(
+        {value: capfirst(str(label)) for value, label in Call.State.choices},
+        ensure_ascii=False,
+    )

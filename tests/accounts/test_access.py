@@ -18,7 +18,12 @@ def test_every_capability_has_a_role_flag() -> None:
 
 @pytest.mark.parametrize("scope", [s.value for s in Role.Scope])
 def test_scope_and_capabilities_are_stored_and_read_back(scope: str) -> None:
-    role = factories.make_role(scope=scope, can_view_statistics=True, can_export_reports=True)
+    role = factories.make_role(
+        scope=scope,
+        can_view_statistics=True,
+        can_export_reports=True,
+        can_handle_conversations=False,
+    )
     user = factories.make_user(role=Role.objects.get(pk=role.pk))
 
     fresh = type(user).objects.get(pk=user.pk)  # nothing remembered from creation
@@ -35,7 +40,8 @@ def test_builtin_roles_grant_what_their_names_promise(roles: dict[str, Role]) ->
     super_admin = factories.make_user(role=roles[Role.SUPER_ADMIN])
 
     assert access.scope_of(operator) == Role.Scope.TEAMS
-    assert access.capabilities_of(operator) == frozenset()
+    # An operator works on the conversations of their teams, and nothing more.
+    assert access.capabilities_of(operator) == {Capability.HANDLE_CONVERSATIONS}
     assert access.scope_of(admin) == Role.Scope.ALL
     assert Capability.VIEW_STATISTICS in access.capabilities_of(admin)
     assert Capability.MANAGE_ACCESS not in access.capabilities_of(admin)

@@ -28,6 +28,9 @@ def _role_form(role: Role, **changes: Any) -> dict[str, Any]:
         "slug": role.slug,
         "description": role.description,
         "scope": role.scope,
+        "goodwill_points_limit": role.goodwill_points_limit,
+        "goodwill_period_points_limit": role.goodwill_period_points_limit or "",
+        "goodwill_period_days": role.goodwill_period_days,
     }
     for capability in Capability:
         if getattr(role, role_field(capability)):
@@ -101,12 +104,20 @@ def test_super_admin_edits_a_role_and_the_change_is_audited(super_admin) -> None
 def test_super_admin_creates_a_role_in_the_admin(super_admin) -> None:
     response = _client(super_admin).post(
         reverse("admin:accounts_role_add"),
-        {"name": "BI analyst", "slug": "bi", "scope": "all", "can_export_reports": "on"},
+        {
+            "name": "BI analyst",
+            "slug": "bi",
+            "scope": "all",
+            "can_export_reports": "on",
+            "goodwill_points_limit": 0,
+            "goodwill_period_days": 7,
+        },
     )
 
     assert response.status_code == 302
     role = Role.objects.get(slug="bi")
     assert role.can_export_reports and not role.can_manage_access
+    assert not role.can_handle_conversations  # a new role acts on nothing until granted
     assert AccessAuditEntry.objects.filter(target_id=role.pk, action="created").exists()
 
 

@@ -87,7 +87,11 @@ def test_the_api_says_who_the_caller_is(operator, support) -> None:
     data = _client(operator).get("/api/v1/me/").json()
 
     assert data["username"] == "anna"
-    assert (data["role"], data["scope"], data["capabilities"]) == ("operator", "teams", [])
+    assert (data["role"], data["scope"], data["capabilities"]) == (
+        "operator",
+        "teams",
+        ["handle_conversations"],
+    )
     assert data["teams"] == [{"id": support.pk, "name": "Support"}]
 
 
