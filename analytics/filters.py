@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -27,6 +29,43 @@ from analytics.exports import Query
 from chats.models import Conversation, Inbox
 
 CHANNELS = (*Inbox.Kind.values, "phone")
+
+# Every date a report takes lies here: a day either side (a time zone, an inclusive end) stays
+# inside what Python's datetime and PostgreSQL can hold (issue 12).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+# A local day across a daylight-saving change is 25 hours: a period of whole days may be an
+# hour longer than its number of days.
+_DST_SLACK = timedelta(hours=1)
+
+
+def out_of_range_message() -> str:
+    return _("Dates must be between %(first)s and %(last)s.") % {
+        "first": FIRST_DAY.isoformat(),
+        "last": LAST_DAY.isoformat(),
+    }
+
+
+def check_day(day: date) -> None:
+    """Raise ValidationError for a date outside [FIRST_DAY, LAST_DAY]."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise forms.ValidationError(out_of_range_message(), code="out_of_range")
+
+
+def check_span(start: datetime, end: datetime) -> None:
+    """Raise ValidationError when [start, end) is longer than `REPORT_MAX_DAYS`: the figures
+    cost memory and time in proportion to the hours of the period."""
+    days = settings.REPORT_MAX_DAYS
+    if end - start > timedelta(days=days) + _DST_SLACK:
+        raise forms.ValidationError(
+            ngettext(
+                "A period can be at most %(days)d day long.",
+                "A period can be at most %(days)d days long.",
+                days,
+            )
+            % {"days": days},
+            code="too_long",
+        )
 
 
 class MomentField(forms.CharField):
@@ -46,6 +85,7 @@ class MomentField(forms.CharField):
             raise forms.ValidationError(
                 _("Not a date or date-time: %(v)s"), code="invalid", params={"v": value}
             )
+        check_day(moment.date() if isinstance(moment, datetime) else moment)
         return moment
 
 
@@ -126,8 +166,14 @@ class ReportForm(forms.Form):
         data["from"] = self._instant(data.get("from"))
         data["to"] = self._instant(data.get("to"), end=True)
         data["updated_since"] = self._instant(data.get("updated_since"))
-        if data["from"] and data["to"] and data["to"] <= data["from"]:
-            self.add_error("to", _("The end must be after the start."))
+        if data["from"] and data["to"]:
+            if data["to"] <= data["from"]:
+                self.add_error("to", _("The end must be after the start."))
+            else:
+                try:
+                    check_span(data["from"], data["to"])
+                except forms.ValidationError as error:
+                    self.add_error("to", error)
         return data
 
 

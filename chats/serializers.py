@@ -8,6 +8,7 @@ decided by the view and passed in the context (`can_see_deleted`).
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +29,19 @@ Status = Conversation.Status
 # The API names priorities instead of exposing the stored integers.
 PRIORITY_NAMES: dict[int, str] = {p.value: p.name.lower() for p in Conversation.Priority}
 PRIORITY_VALUES: dict[str, int] = {name: value for value, name in PRIORITY_NAMES.items()}
+
+
+class FarDateTimeField(serializers.DateTimeField):
+    """A date-time that may lie past year 9999 in the caller's zone (a snooze stored before
+    its horizon existed, seen from UTC+14): given in UTC then, instead of failing (issue 12)."""
+
+    def enforce_timezone(self, value: Any) -> Any:
+        try:
+            return super().enforce_timezone(value)
+        except serializers.ValidationError:
+            if value.tzinfo is None:
+                raise
+            return value.astimezone(UTC)
 
 
 class PriorityField(serializers.ChoiceField):
@@ -107,7 +121,7 @@ class ConversationSerializer(serializers.Serializer):
     last_message_at = serializers.DateTimeField(read_only=True, allow_null=True)
     last_message_preview = serializers.CharField(read_only=True)
     unread_count = serializers.IntegerField(read_only=True)
-    snoozed_until = serializers.DateTimeField(read_only=True, allow_null=True)
+    snoozed_until = FarDateTimeField(read_only=True, allow_null=True)
     snooze_until_reply = serializers.BooleanField(read_only=True)
     snooze_reason = serializers.CharField(read_only=True)
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -269,7 +283,7 @@ class SnoozeSerializer(serializers.Serializer):
         help_text="Computed in the caller's time zone (their profile): `1h`, `tomorrow` 09:00, "
         "next `monday` 09:00, until the customer `reply`, or `custom` (`until`).",
     )
-    until = serializers.DateTimeField(
+    until = FarDateTimeField(
         required=False,
         allow_null=True,
         help_text="For `custom` only. Without an offset it is read in the caller's time zone.",

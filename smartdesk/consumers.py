@@ -20,6 +20,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from smartdesk.metrics import WEBSOCKET_ACCEPTED, WEBSOCKET_CONNECTIONS
+from smartdesk.parsers import UnsafeJson, loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ def db(func: Any) -> Any:
 CLOSE_UNAUTHENTICATED = 4401
 # The standard "try again later": a backing service is away; the browser reconnects.
 CLOSE_TRY_AGAIN_LATER = 1013
+# Our clients send small control frames (hello, resume, subscribe, ping); anything larger or
+# nested deeper than the API accepts is answered with an error frame, never parsed.
+MAX_FRAME_CHARS = 256 * 1024
+MAX_FRAME_DEPTH = 8
 
 
 class GroupConsumer(AsyncJsonWebsocketConsumer):
@@ -47,6 +52,22 @@ class GroupConsumer(AsyncJsonWebsocketConsumer):
     """
 
     endpoint: ClassVar[str] = "unnamed"
+
+    async def receive(self, text_data: str | None = None, bytes_data: Any = None, **kwargs: Any):
+        """Parse a client frame within bounds: a bad frame gets an error frame back and the
+        socket stays open (the same rule as the API's JSON 4xx, never a crashed consumer)."""
+        if text_data is None:
+            await self.send_json({"type": "error", "error": "binary frames are not accepted"})
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self.send_json({"type": "error", "error": "frame too large"})
+            return
+        try:
+            content = loads_bounded(text_data, max_depth=MAX_FRAME_DEPTH)
+        except UnsafeJson as refused:
+            await self.send_json({"type": "error", "error": str(refused)})
+            return
+        await self.receive_json(content, **kwargs)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self.joined: set[str] = set()

@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,6 +29,7 @@ from chats.serializers import (
     InboundResultSerializer,
 )
 from chats.services.messages import message_receive_from_channel
+from smartdesk.parsers import BoundedJSONParser
 
 # --- inbound channel API ---------------------------------------------------------------
 
@@ -65,7 +65,7 @@ class InboundMessageView(ApiMixin, APIView):
     authentication_classes: list[Any] = []
     # No user is needed (AllowAny); the inbox's secret is checked by its own permission.
     permission_classes = [AllowAny, InboxSecretPermission]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]  # size, depth and NUL bounds (issue 12)
 
     def get_inbox(self) -> Inbox:
         if not hasattr(self, "_inbox"):

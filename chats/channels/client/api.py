@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,6 +45,7 @@ from chats.channels.client.sessions import (
 from chats.models import Conversation, Inbox, Message
 from chats.serializers import ErrorSerializer
 from chats.services.messages import DuplicateDelivery, message_receive
+from smartdesk.parsers import BoundedJSONParser
 
 CLIENT_KINDS = (Inbox.Kind.WIDGET, Inbox.Kind.MOBILE)
 HISTORY_LIMIT = 100
@@ -95,7 +96,7 @@ class ClientView(ApiMixin, APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -212,7 +213,7 @@ class IdentifyView(ClientView):
 
 
 class MessagesView(ClientView):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         summary="The customer's messages in this inbox",
