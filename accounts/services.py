@@ -51,6 +51,9 @@ _ROLE_FIELDS = (
     "scope",
     *(access.role_field(c) for c in access.Capability),
     "goodwill_points_limit",
+    "goodwill_period_points_limit",
+    "goodwill_period_days",
+    "receives_auto_assignment",
 )
 
 
@@ -527,3 +530,59 @@ def operator_busy_set(*, user_id: int, weight: int) -> None:
     )
     if delta < 0:
         _announce_available([user_id])
+
+
+# --- sign-in lockout and API tokens (issue 12) --------------------------------------------
+
+
+def sign_in_lockout_record(
+    *, username: str | None, ip_address: str | None, cool_off: timedelta | None
+) -> AccessAuditEntry | None:
+    """Audit that sign-in as `username` is locked out (django-axes decided; its own tables
+    hold every attempt). One entry per lockout: the attempts that keep hitting the same
+    lockout add nothing. Unknown usernames are only in axes' tables."""
+    user = User.objects.filter(username=username).first() if username else None
+    if user is None:
+        return None
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one entry when racing
+        recent = AccessAuditEntry.objects.filter(
+            target_type=AccessAuditEntry.Target.USER,
+            target_id=user.pk,
+            after__sign_in_locked=True,
+        )
+        if cool_off is not None:
+            recent = recent.filter(at__gte=timezone.now() - cool_off)
+        elif user.last_login is not None:
+            recent = recent.filter(at__gte=user.last_login)
+        if recent.exists():
+            return None
+        return _audit(
+            actor=None,
+            action=AccessAuditEntry.Action.CHANGED,
+            target_type=AccessAuditEntry.Target.USER,
+            target_id=user.pk,
+            target_repr=user.username,
+            before={"sign_in_locked": False},
+            after={"sign_in_locked": True, "ip_address": ip_address or ""},
+        )
+
+
+@transaction.atomic
+def api_tokens_revoke(*, user: User, reason: str, actor: User | None = None) -> int:
+    """Delete the user's API tokens (password changed or reset, account deactivated);
+    audited when there was one. Returns how many were deleted."""
+    from rest_framework.authtoken.models import Token
+
+    count, _deleted = Token.objects.filter(user_id=user.pk).delete()
+    if count:
+        _audit(
+            actor=actor,
+            action=AccessAuditEntry.Action.CHANGED,
+            target_type=AccessAuditEntry.Target.USER,
+            target_id=user.pk,
+            target_repr=user.username,
+            before={"api_tokens": count},
+            after={"api_tokens": 0, "revoked_because": reason},
+        )
+    return count

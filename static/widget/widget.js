@@ -42,8 +42,9 @@
   var host = document.createElement("div");
   host.id = "smartdesk-widget";
   var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
-  root.innerHTML =
-    "<style>" +
+  // The style sheet is adopted, not an inline <style>: a page with a strict
+  // Content-Security-Policy (ours: issue 12) blocks inline styles but not adopted sheets.
+  var css =
     ":host{all:initial}" +
     ".sd{font:15px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330;position:fixed;right:20px;bottom:20px;z-index:2147483000}" +
     ".sd *{box-sizing:border-box}" +
@@ -71,8 +72,18 @@
     ".stars button,.rate{border:1px solid #8a94a6;border-radius:8px;background:#fff;color:#1d2330;min-width:36px;padding:6px 10px;font:inherit;cursor:pointer}" +
     ".stars button[aria-pressed=true]{background:" + COLOR + ";border-color:" + COLOR + ";color:#fff}" +
     ".csat textarea{width:100%;margin-bottom:6px}" +
-    ".vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}" +
-    "</style>" +
+    ".vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}";
+  var sheetAdopted = false;
+  try {
+    if (host.attachShadow && "adoptedStyleSheets" in root && typeof CSSStyleSheet === "function") {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      root.adoptedStyleSheets = [sheet];
+      sheetAdopted = true;
+    }
+  } catch (e) { /* an older browser: the inline sheet below */ }
+  root.innerHTML =
+    (sheetAdopted ? "" : "<style>" + css + "</style>") +
     "<div class='sd'>" +
     "<section class='panel' role='dialog' aria-labelledby='sd-title' hidden>" +
     "<header><h2 id='sd-title'></h2><button type='button' class='x'></button></header>" +
