@@ -3,6 +3,7 @@ gate (`chats.selectors`); none of them widens what the caller may see."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import django_filters
@@ -10,8 +11,10 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 from chats.models import Conversation, Inbox, ReplyTemplate
@@ -27,6 +30,36 @@ class IdFilter(django_filters.NumberFilter):
     """An integer id (NumberFilter alone would accept and truncate `1.5`)."""
 
     field_class = forms.IntegerField
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time with any offset the format allows, read in UTC.
+
+    PostgreSQL refuses offsets beyond ±15:59 (a 500 for `-20:33`), so the value goes to the
+    database in UTC; a time whose UTC equivalent falls outside the representable years
+    (0001-01-01 with a positive offset, 9999-12-31 with a negative one) is the first or
+    last representable instant, which is what it means to a `>=`/`<=` filter.
+    """
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:
+            if parsed.year == dt.MINYEAR:
+                return dt.datetime.min.replace(tzinfo=dt.UTC)
+            return dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """Every datetime filter of the API: ISO 8601, any offset, compared in UTC."""
+
+    field_class = UtcIsoDateTimeField
+
+
+ASSIGNEE_PATTERN = r"^(me|none|[0-9]+)$"
 
 
 class AssigneeField(forms.CharField):
@@ -45,7 +78,11 @@ class AssigneeField(forms.CharField):
 
 
 @extend_schema_field(
-    {"type": "string", "description": 'An operator id, "me" or "none" (unassigned).'}
+    {
+        "type": "string",
+        "pattern": ASSIGNEE_PATTERN,
+        "description": 'An operator id, "me" or "none" (unassigned).',
+    }
 )
 class AssigneeFilter(django_filters.Filter):
     field_class = AssigneeField
@@ -74,7 +111,7 @@ class ConversationFilter(django_filters.FilterSet):
         field_name="inbox__kind", choices=Inbox.Kind.choices, help_text="The inbox's channel."
     )
     customer = IdFilter(field_name="customer_id")
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         help_text="Changed at or after this ISO 8601 time, for incremental pulls "
@@ -148,7 +185,25 @@ class StableOrderingFilter(OrderingFilter):
         "first, for incremental pulls) or `-updated_at`."
     )
 
+    @staticmethod
+    def choices(view: Any) -> list[str]:
+        fields = getattr(view, "ordering_fields", None) or []
+        return [f"{sign}{field}" for field in fields for sign in ("", "-")]
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"] = {"type": "string", "enum": self.choices(view)}
+        return parameters
+
     def get_ordering(self, request: Any, queryset: QuerySet, view: Any) -> tuple[str, ...]:
+        # One of the documented values, or a 400: DRF would silently ignore the rest, and
+        # a client that misspelt the order would page in an order it did not ask for.
+        asked = request.query_params.get(self.ordering_param)
+        if asked is not None and asked not in self.choices(view):
+            raise ValidationError(
+                {self.ordering_param: [_("Use one of: %s.") % ", ".join(self.choices(view))]}
+            )
         ordering = super().get_ordering(request, queryset, view)
         first = ordering[0]
         return (first, "-id" if first.startswith("-") else "id")

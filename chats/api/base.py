@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -59,9 +61,35 @@ def parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str
     return serializer.validated_data
 
 
+def parse_query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """The query string, one value a parameter, as the schema describes it: an empty value is
+    a value (`?conversation=` is a 400). DRF's form reading would drop it for an optional
+    field, so a client's empty id silently meant "none"."""
+    return parse(serializer_class, request.query_params.dict())
+
+
 def time_zone_of(user: Any) -> ZoneInfo:
     profile = profile_of(user)
     return ZoneInfo(profile.time_zone if profile is not None else "UTC")
+
+
+class StrictPageSize:
+    """A CursorPagination mixin: `page_size` must be an integer (400 otherwise).
+
+    DRF falls back to the default page size for anything it cannot read (`page_size=null`),
+    so a client's mistake went unnoticed. An integer out of range still gets the default
+    (below 1) or the maximum (above it), as documented by DRF.
+    """
+
+    def get_page_size(self, request: Request) -> int | None:
+        param = getattr(self, "page_size_query_param", None)
+        value = request.query_params.get(param) if param else None
+        if value is not None:
+            try:
+                int(value)
+            except ValueError:
+                raise ValidationError({param: [_("Enter a whole number.")]}) from None
+        return super().get_page_size(request)  # type: ignore[misc]
 
 
 ERRORS = {

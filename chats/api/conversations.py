@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -16,9 +16,10 @@ from rest_framework.views import APIView
 from chats.api.base import (
     ERRORS,
     ApiMixin,
+    StrictPageSize,
     conversation_context,
     gated_rows,
-    parse,
+    parse_query,
 )
 from chats.filters import ConversationFilter, StableOrderingFilter
 from chats.models import Conversation
@@ -36,7 +37,7 @@ from chats.serializers import (
 # --- conversations ---------------------------------------------------------------------
 
 
-class ConversationPagination(CursorPagination):
+class ConversationPagination(StrictPageSize, CursorPagination):
     """Cursor pages on `created_at` (or `updated_at`), with the id as a tie-breaker.
 
     Not the operator UI's working order (priority, waiting since, last message): a cursor
@@ -84,7 +85,15 @@ class ConversationListView(_ConversationListBase):
         summary="Search conversations",
         description="Conversations you may see whose customer name, identity (phone, e-mail, "
         "handle) or message text matches `q`. Ordered and paginated like the list.",
-        parameters=[SearchQuerySerializer],
+        parameters=[
+            OpenApiParameter(
+                "q",
+                # Not only blanks: the value is trimmed (Unicode spaces too) before use.
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+                required=True,
+                description="Customer name, phone, e-mail or handle, or words of a message.",
+            )
+        ],
         responses={200: ConversationSerializer(many=True), 400: ERRORS[400]},
         tags=["conversations"],
     )
@@ -94,7 +103,7 @@ class SearchView(_ConversationListBase):
     queryset = Conversation.objects.none()  # the model, for the schema; rows come from get()
 
     def get(self, request: Request) -> Response:
-        query = parse(SearchQuerySerializer, request.query_params)
+        query = parse_query(SearchQuerySerializer, request)
         rows = self.filter_queryset(gated_rows(search_conversations(request.user, query["q"])))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from chats.api.base import (
     ERRORS,
     ApiMixin,
-    parse,
+    parse_query,
 )
 from chats.filters import TemplateFilter
 from chats.models import Conversation, ReplyTemplate
@@ -66,7 +66,7 @@ class TemplateListView(ApiMixin, generics.GenericAPIView):
         tags=["templates"],
     )
     def get(self, request: Request) -> Response:
-        query = parse(TemplateListQuerySerializer, request.query_params)
+        query = parse_query(TemplateListQuerySerializer, request)
         conversation = (
             conversation_for(request.user, query["conversation"])
             if "conversation" in query
@@ -87,7 +87,7 @@ class TemplateRenderView(ApiMixin, APIView):
         tags=["templates"],
     )
     def get(self, request: Request, pk: int) -> Response:
-        query = parse(TemplateRenderQuerySerializer, request.query_params)
+        query = parse_query(TemplateRenderQuerySerializer, request)
         conversation = conversation_for(request.user, query["conversation"])
         template = _template_for(request.user, conversation, pk)
         context = template_context(conversation, request.user)
