@@ -8,16 +8,38 @@ Parquet by pyarrow in record batches of `BATCH` rows. There are no row caps.
 
 PII columns (customer name, phone, e-mail) are present only for roles with
 `view_customer_pii`; without it the columns are absent, not blanked.
+
+Every dataset reads through its gate: `visible_conversations` (conversations, events,
+messages), `telephony.selectors.visible_calls` (calls), `stat_scope` (the roll-ups: hourly,
+operators). tests/analytics/test_export_gates.py removes none of them silently.
+
+What leaves the building is shaped in one place, `publish` (files and the API alike):
+
+- a `datetime` column `x` is published as `x_local` (ISO 8601 with the offset, in the time
+  zone of the person who asked: their profile's) and `x_utc` (the instant, for BI);
+- durations are whole seconds (`int` columns, rounded half up), percentages have one decimal,
+  other figures (CSAT averages) two: a `float` column is rounded to its `digits`, so no
+  unrounded float leaves;
+
+and the spreadsheet formats (CSV, XLSX) go through one more step, `spreadsheet_text`: a text
+that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or CR,
+leading blanks before them included) is prefixed with `'`, and XLSX cells holding text are
+written as text cells (`t="inlineStr"`), never as formulas. Numbers stay numbers; a text that
+is only a number or a phone number (`+7 916 123-45-00`, `-12.5`) cannot call anything and is
+left as it is. Parquet is typed columnar data for BI tools, not a spreadsheet: raw text.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.files import File
@@ -29,7 +51,7 @@ from django.utils import timezone
 from accounts.access import Capability, has_capability
 from analytics import calls as call_source
 from analytics.models import ExportJob, HourlyChat
-from analytics.selectors import Filters, operator_table, stat_scope
+from analytics.selectors import Filters, operator_table, stat_scope, viewer_tz
 from chats.models import ConversationEvent, Message
 from chats.selectors import visible_conversations
 from customers.models import Identity
@@ -49,6 +71,7 @@ class Column:
     key: str
     type: str  # "int" | "float" | "str" | "datetime" | "bool"
     pii: bool = False
+    digits: int = 2  # a "float" is published rounded to this many decimals
 
 
 @dataclass(frozen=True)
@@ -154,9 +177,9 @@ class Conversations(Dataset):
         Column("topic", "str"),
         Column("created_at", "datetime"),
         Column("first_response_at", "datetime"),
-        Column("first_response_seconds", "float"),
+        Column("first_response_seconds", "int"),
         Column("closed_at", "datetime"),
-        Column("resolution_seconds", "float"),
+        Column("resolution_seconds", "int"),
         Column("reopen_count", "int"),
         Column("csat_rating", "int"),
         Column("csat_comment", "str"),
@@ -381,10 +404,10 @@ class Calls(Dataset):
         Column("started_at", "datetime"),
         Column("answered_at", "datetime"),
         Column("ended_at", "datetime"),
-        Column("wait_seconds", "float"),
-        Column("talk_seconds", "float"),
-        Column("hold_seconds", "float"),
-        Column("wrapup_seconds", "float"),
+        Column("wait_seconds", "int"),
+        Column("talk_seconds", "int"),
+        Column("hold_seconds", "int"),
+        Column("wrapup_seconds", "int"),
     )
 
     def queryset(self, user: Any, query: Query, *, pii: bool) -> QuerySet | None:
@@ -445,7 +468,7 @@ class Hourly(Dataset):
         Column("channel", "str"),
         Column("topic", "str"),
         *(
-            Column(n, "float" if n.endswith("_sum") else "int")
+            Column(n, "int")  # the `_sum`s are seconds: whole seconds, like every duration
             for n in (
                 "arrived",
                 "answered",
@@ -495,15 +518,15 @@ class Operators(Dataset):
         Column("operator", "str"),
         Column("active", "bool"),
         Column("handled", "int"),
-        Column("handle_avg_seconds", "float"),
+        Column("handle_avg_seconds", "int"),
         Column("answered", "int"),
-        Column("first_response_avg_seconds", "float"),
-        Column("csat_avg", "float"),
+        Column("first_response_avg_seconds", "int"),
+        Column("csat_avg", "float", digits=2),
         Column("csat_count", "int"),
-        Column("occupancy", "float"),
-        Column("online_hours", "float"),
+        Column("occupancy_percent", "float", digits=1),
+        Column("online_seconds", "int"),
         Column("calls_answered", "int"),
-        Column("call_handle_avg_seconds", "float"),
+        Column("call_handle_avg_seconds", "int"),
     )
 
     def queryset(self, user: Any, query: Query, *, pii: bool) -> None:
@@ -531,8 +554,8 @@ class Operators(Dataset):
                 "first_response_avg_seconds": r.first_response_avg,
                 "csat_avg": r.csat_avg,
                 "csat_count": r.csat_count,
-                "occupancy": r.occupancy,
-                "online_hours": r.online_hours,
+                "occupancy_percent": r.occupancy * 100 if r.occupancy is not None else None,
+                "online_seconds": r.online_hours * 3600,
                 "calls_answered": r.calls_answered,
                 "call_handle_avg_seconds": r.call_handle_avg,
             }
@@ -550,17 +573,151 @@ def may_see_pii(user: Any) -> bool:
     return has_capability(user, Capability.VIEW_CUSTOMER_PII)
 
 
+# --- what leaves: one shape for the files and the API -----------------------------------------
+
+
+def _rounded(value: float, digits: int) -> Decimal:
+    """Half up, from the shortest decimal spelling of the float (2.675 -> 2.68, not 2.67)."""
+    return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+
+
+def whole(value: float) -> int:
+    """Whole units, half away from zero (2.5 -> 3, -2.5 -> -3)."""
+    return int(value + 0.5) if value >= 0 else -int(-value + 0.5)
+
+
+def output_columns(columns: Iterable[Column]) -> list[Column]:
+    """The published columns: each datetime `x` as `x_local` (text) and `x_utc` (instant)."""
+    out: list[Column] = []
+    for c in columns:
+        if c.type == "datetime":
+            out.append(Column(f"{c.key}_local", "str", c.pii))
+            out.append(Column(f"{c.key}_utc", "datetime", c.pii))
+        else:
+            out.append(c)
+    return out
+
+
+_DATETIME, _INT, _FLOAT, _AS_IS = range(4)
+
+
+def _steps(columns: Iterable[Column]) -> list[tuple[int, str, int]]:
+    kinds = {"datetime": _DATETIME, "int": _INT, "float": _FLOAT}
+    return [(kinds.get(c.type, _AS_IS), c.key, c.digits) for c in columns]
+
+
+def _values(steps: list[tuple[int, str, int]], row: dict[str, Any], tz: tzinfo) -> list[Any]:
+    """The published values of one row, in `output_columns` order (the one place where times,
+    durations and figures get their published form)."""
+    out: list[Any] = []
+    append = out.append
+    for kind, key, digits in steps:
+        value = row.get(key)
+        if value is None:
+            append(None)
+            if kind == _DATETIME:
+                append(None)
+        elif kind == _AS_IS:
+            append(value)
+        elif kind == _DATETIME:
+            # local: ISO 8601 with the offset, to the second (2026-06-01T12:00:00+03:00)
+            append(value.astimezone(tz).isoformat(timespec="seconds"))
+            append(value.astimezone(UTC))
+        elif kind == _INT:
+            append(value if type(value) is int else whole(float(value)))
+        else:
+            append(float(_rounded(value, digits)))
+    return out
+
+
+def published_values(
+    columns: list[Column], rows: Iterable[dict[str, Any]], tz: tzinfo = UTC
+) -> Iterator[list[Any]]:
+    steps = _steps(columns)
+    for row in rows:
+        yield _values(steps, row, tz)
+
+
+def publish_row(columns: list[Column], row: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """One dataset row as published: local and UTC times, durations in whole seconds,
+    floats rounded to their column's decimals (docs/kpis.md, "Exports")."""
+    keys = [c.key for c in output_columns(columns)]
+    return dict(zip(keys, _values(_steps(columns), row, tz), strict=True))
+
+
+def publish(
+    columns: list[Column], rows: Iterable[dict[str, Any]], tz: tzinfo = UTC
+) -> Iterator[dict[str, Any]]:
+    """The rows as published, as dicts (the API); the files take `published_values`."""
+    keys = [c.key for c in output_columns(columns)]
+    for values in published_values(columns, rows, tz):
+        yield dict(zip(keys, values, strict=True))
+
+
+def export_tz(user: Any) -> ZoneInfo:
+    """The time zone of the local-time columns: the requesting user's profile's."""
+    return viewer_tz(user)
+
+
 # --- writers -----------------------------------------------------------------------------------
+
+# What makes a spreadsheet read a cell as a formula (OWASP "CSV injection"), full-width forms
+# included; and the control characters an XLSX cell cannot hold.
+_FORMULA_START = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+_CONTROL_START = frozenset("\t\r")
+_NUMBER_LIKE = re.compile(r"[+-]?\d[\d ()./-]*")
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Texts openpyxl would not store as text on its own: "=…" (a formula), error names ("#N/A").
+_XLSX_NOT_TEXT = frozenset(("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"))
+
+
+def spreadsheet_text(text: str) -> str:
+    """`text` as a spreadsheet must hold it: never something it runs.
+
+    A text starting with a formula character (`= + - @`), a tab or a CR, leading blanks before
+    them included, gets a `'` in front. A number or a phone number (`-12.5`, `+7 916 123-45-00`)
+    calls nothing and is left as it is.
+    """
+    if not text:
+        return text
+    if text[0] in _CONTROL_START:
+        return "'" + text
+    head = text.lstrip()
+    if head and head[0] in _FORMULA_START and not _NUMBER_LIKE.fullmatch(head):
+        return "'" + text
+    return text
 
 
 def _cell_text(value: Any) -> str:
+    """A published value as CSV text (spreadsheet-safe)."""
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
+    if type(value) is str:
+        return spreadsheet_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
     return str(value)
+
+
+def _number_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value) if type(value) in (int, float) else _cell_text(value)
+
+
+def _utc_text(value: Any) -> str:
+    return "" if value is None else value.isoformat()  # published: already UTC
+
+
+def _text_of(column: Column) -> Callable[[Any], str]:
+    """How a published column becomes CSV text (every string through `spreadsheet_text`)."""
+    if column.type in ("int", "float"):
+        return _number_text
+    if column.type == "datetime":
+        return _utc_text
+    return _cell_text
 
 
 class _Echo:
@@ -568,31 +725,53 @@ class _Echo:
         return value
 
 
-def csv_lines(columns: list[Column], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """The CSV file as lines, produced as the rows come: constant memory."""
+def csv_lines(
+    columns: list[Column], rows: Iterable[dict[str, Any]], tz: tzinfo = UTC
+) -> Iterator[str]:
+    """The CSV file as lines, produced as the rows come: constant memory. `columns` and `rows`
+    are a dataset's; they are published (`publish`) and made safe (`spreadsheet_text`) here."""
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow([c.key for c in columns])  # BOM: Excel reads UTF-8
-    for row in rows:
-        yield writer.writerow([_cell_text(row.get(c.key)) for c in columns])
+    published = output_columns(columns)
+    texts = [_text_of(c) for c in published]
+    yield "\ufeff" + writer.writerow([c.key for c in published])  # BOM: Excel reads UTF-8
+    for values in published_values(columns, rows, tz):
+        yield writer.writerow([text(v) for text, v in zip(texts, values, strict=True)])
+
+
+def _xlsx_value(sheet: Any, value: Any) -> Any:
+    if isinstance(value, str):
+        text = spreadsheet_text(value)
+        if _XLSX_ILLEGAL.search(text):
+            text = _XLSX_ILLEGAL.sub("\ufffd", text)  # XLSX cannot hold them: not a failure
+        if text[:1] == "=" or text in _XLSX_NOT_TEXT:
+            # openpyxl would store it as a formula or an error: an explicit text cell (after
+            # `spreadsheet_text` no "=" is left, this is the belt to its braces).
+            from openpyxl.cell import WriteOnlyCell
+
+            cell = WriteOnlyCell(sheet, value=text)
+            cell.data_type = "s"
+            return cell
+        return text  # openpyxl stores any other str as a text cell (t="inlineStr")
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)  # Excel has no zones: the _utc column
+    return value
 
 
 def write_xlsx(
-    out: IO[bytes], columns: list[Column], rows: Iterable[dict[str, Any]], tick: Any = None
+    out: IO[bytes],
+    columns: list[Column],
+    rows: Iterable[dict[str, Any]],
+    tick: Any = None,
+    tz: tzinfo = UTC,
 ) -> int:
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("data")
-    sheet.append([c.key for c in columns])
+    sheet.append([_xlsx_value(sheet, c.key) for c in output_columns(columns)])
     n = 0
-    for row in rows:
-        values = []
-        for c in columns:
-            value = row.get(c.key)
-            if isinstance(value, datetime):
-                value = value.astimezone(UTC).replace(tzinfo=None)  # Excel has no zones: UTC
-            values.append(value)
-        sheet.append(values)
+    for values in published_values(columns, rows, tz):
+        sheet.append([_xlsx_value(sheet, v) for v in values])
         n += 1
         if tick is not None and n % BATCH == 0:
             tick(n)
@@ -613,24 +792,29 @@ def _arrow_type(kind: str) -> Any:
 
 
 def write_parquet(
-    out: IO[bytes], columns: list[Column], rows: Iterable[dict[str, Any]], tick: Any = None
+    out: IO[bytes],
+    columns: list[Column],
+    rows: Iterable[dict[str, Any]],
+    tick: Any = None,
+    tz: tzinfo = UTC,
 ) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([(c.key, _arrow_type(c.type)) for c in columns])
+    published = output_columns(columns)
+    schema = pa.schema([(c.key, _arrow_type(c.type)) for c in published])
     n = 0
     with pq.ParquetWriter(out, schema) as writer:
-        batch: dict[str, list[Any]] = {c.key: [] for c in columns}
+        batch: dict[str, list[Any]] = {c.key: [] for c in published}
         size = 0
-        for row in rows:
-            for c in columns:
-                batch[c.key].append(row.get(c.key))
+        for values in published_values(columns, rows, tz):
+            for c, value in zip(published, values, strict=True):
+                batch[c.key].append(value)
             size += 1
             if size == BATCH:
                 writer.write_batch(pa.RecordBatch.from_pydict(batch, schema=schema))
                 n += size
-                batch, size = {c.key: [] for c in columns}, 0
+                batch, size = {c.key: [] for c in published}, 0
                 if tick is not None:
                     tick(n)
         if size or n == 0:
@@ -645,18 +829,21 @@ def write_file(
     columns: list[Column],
     rows: Iterable[dict[str, Any]],
     tick: Any = None,
+    tz: tzinfo = UTC,
 ) -> int:
+    """The one path every export file takes (the download API and the background jobs):
+    `columns`/`rows` of a dataset in, the published, spreadsheet-safe file out."""
     if fmt == "csv":
         n = -1
-        for n, line in enumerate(csv_lines(columns, rows)):
+        for n, line in enumerate(csv_lines(columns, rows, tz)):
             out.write(line.encode())
             if tick is not None and n and n % BATCH == 0:
                 tick(n)
         return max(n, 0)
     if fmt == "xlsx":
-        return write_xlsx(out, columns, rows, tick)
+        return write_xlsx(out, columns, rows, tick, tz)
     if fmt == "parquet":
-        return write_parquet(out, columns, rows, tick)
+        return write_parquet(out, columns, rows, tick, tz)
     raise ValueError(fmt)
 
 
@@ -668,8 +855,11 @@ def filename(dataset: str, fmt: str, now: datetime | None = None) -> str:
 # --- background jobs --------------------------------------------------------------------------
 
 
-def export_job_create(*, user: Any, dataset: str, fmt: str, query: Query) -> ExportJob:
-    """Queue an export; the task starts after commit."""
+def export_job_create(
+    *, user: Any, dataset: str, fmt: str, query: Query, tz: tzinfo | None = None
+) -> ExportJob:
+    """Queue an export; the task starts after commit. The local-time columns are in `tz`
+    (default: the user's time zone now), kept with the filters."""
 
     from analytics.tasks import run_export
 
@@ -677,7 +867,7 @@ def export_job_create(*, user: Any, dataset: str, fmt: str, query: Query) -> Exp
         user=user,
         dataset=dataset,
         format=fmt,
-        filters=query.as_json(),
+        filters={**query.as_json(), "time_zone": str(tz or export_tz(user))},
         with_pii=may_see_pii(user),
     )
     after_commit(run_export.delay, job.pk, name="run-export")
@@ -702,6 +892,10 @@ def export_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
             status=ExportJob.Status.FAILED, error="no longer allowed", finished_at=timezone.now()
         )
         return "refused"
+    try:
+        tz: tzinfo = ZoneInfo(job.filters.get("time_zone") or "")
+    except (ValueError, KeyError):  # an old job (no zone kept) or a zone since removed
+        tz = export_tz(job.user)
     total = dataset.count(job.user, query)
     ExportJob.objects.filter(pk=job_id).update(rows_total=total)
 
@@ -718,6 +912,7 @@ def export_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
                 dataset.visible_columns(pii),
                 dataset.rows(job.user, query, pii=pii),
                 tick,
+                tz,
             )
             out.seek(0)
             name = default_storage.save(

@@ -10,4 +10,9 @@ urlpatterns = [
     path("statistics/wallboard/live/", views.wallboard_fragment, name="statistics-wallboard-live"),
     path("statistics/exports/", views.export_start, name="statistics-export"),
     path("statistics/exports/jobs/", views.export_jobs, name="statistics-export-jobs"),
+    path(
+        "statistics/exports/<int:pk>/download/",
+        views.export_download,
+        name="statistics-export-download",
+    ),
 ]

@@ -3,12 +3,14 @@ period, ask the selectors, render."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
@@ -18,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import Capability, capability_required, has_capability
 from accounts.models import Team
 from analytics import exports, heatmap, selectors
+from analytics.filters import check_day, check_span
 from analytics.models import ExportJob
 from chats.models import Inbox
 
@@ -33,7 +36,24 @@ WEEKDAYS = (
 )
 
 
+def _day(value: str | None) -> date | None:
+    """A `YYYY-MM-DD` from the period form, within the dates reports take (issue 12)."""
+    try:
+        day = parse_date(value or "")
+    except ValueError:  # well-formed but no such day (2026-02-30)
+        raise ValidationError(_("Not a date: %(v)s") % {"v": value}) from None
+    if day is not None:
+        check_day(day)
+    return day
+
+
+def _refused_period(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    """A period the dashboard cannot show: say why, compute nothing (400)."""
+    return render(request, "analytics/period_refused.html", {"errors": error.messages}, status=400)
+
+
 def _period(request: HttpRequest) -> tuple[selectors.Filters, dict[str, Any]]:
+    """The dashboard's period and filters; ValidationError for a period out of bounds."""
     tz = selectors.viewer_tz(request.user)
     today = timezone.now().astimezone(tz).date()
     period = request.GET.get("period") or "7d"
@@ -47,11 +67,12 @@ def _period(request: HttpRequest) -> tuple[selectors.Filters, dict[str, Any]]:
     elif period == "30d":
         first = today - timedelta(days=29)
     elif period == "custom":
-        first = parse_date(request.GET.get("from") or "") or first
-        last = parse_date(request.GET.get("to") or "") or last
+        first = _day(request.GET.get("from")) or first
+        last = _day(request.GET.get("to")) or last
         if last < first:
             first, last = last, first
     start, end = selectors.local_day_bounds(first, last, tz)
+    check_span(start, end)
     team_ids = None
     team = request.GET.get("team") or ""
     if team.isdigit():
@@ -75,7 +96,10 @@ def _period(request: HttpRequest) -> tuple[selectors.Filters, dict[str, Any]]:
 @require_GET
 @capability_required(Capability.VIEW_STATISTICS)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    filters, form = _period(request)
+    try:
+        filters, form = _period(request)
+    except ValidationError as error:
+        return _refused_period(request, error)
     metric = request.GET.get("metric") or "concurrent"
     if metric not in heatmap.METRICS:
         metric = "concurrent"
@@ -112,7 +136,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "datasets": sorted(exports.DATASETS),
         "formats": exports.FORMATS,
         "query_string": request.GET.urlencode(),
-        "jobs": ExportJob.objects.filter(user=request.user)[:10],
+        **_jobs_context(request.user),
     }
     return render(request, "analytics/dashboard.html", context)
 
@@ -140,14 +164,31 @@ def _export_allowed(request: HttpRequest) -> None:
         raise Http404(_("Not found."))
 
 
+def _jobs_context(user: Any) -> dict[str, Any]:
+    """The user's latest export jobs, and whether the list should poll (one still runs)."""
+    jobs = list(ExportJob.objects.filter(user=user)[:10])
+    running = (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+    return {"jobs": jobs, "jobs_running": any(j.status in running for j in jobs)}
+
+
+def _jobs_fragment(request: HttpRequest) -> HttpResponse:
+    return render(request, "analytics/_jobs.html", _jobs_context(request.user))
+
+
 @require_POST
 def export_start(request: HttpRequest) -> HttpResponse:
+    """Start a background export (a Celery task after commit). From htmx: the jobs fragment,
+    which polls while a job runs and links the file when it is ready; without JavaScript:
+    back to the dashboard, which lists the jobs."""
     _export_allowed(request)
     dataset = request.POST.get("dataset") or ""
     fmt = request.POST.get("format") or ""
     if dataset not in exports.DATASETS or fmt not in exports.FORMATS:
         return HttpResponse(_("Choose a dataset and a format."), status=400)
-    filters, _form = _period(request)
+    try:
+        filters, _form = _period(request)
+    except ValidationError as error:
+        return HttpResponse(" ".join(error.messages), status=400)
     exports.export_job_create(
         user=request.user,
         dataset=dataset,
@@ -158,14 +199,35 @@ def export_start(request: HttpRequest) -> HttpResponse:
             team_ids=filters.team_ids,
             channels=filters.channels,
         ),
+        tz=filters.tz,
     )
     if request.headers.get("HX-Request"):
-        return export_jobs(request)
-    return redirect("statistics")
+        # The fragment itself, not the GET view (its require_GET answered this POST 405).
+        return _jobs_fragment(request)
+    query = request.GET.urlencode()
+    return redirect(f"{reverse('statistics')}{'?' + query if query else ''}#export-title")
 
 
 @require_GET
 def export_jobs(request: HttpRequest) -> HttpResponse:
     _export_allowed(request)
-    jobs = ExportJob.objects.filter(user=request.user)[:10]
-    return render(request, "analytics/_jobs.html", {"jobs": jobs})
+    return _jobs_fragment(request)
+
+
+@require_GET
+def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The file of one's own finished export; anybody else's does not exist."""
+    _export_allowed(request)
+    job = ExportJob.objects.filter(pk=pk, user=request.user).first()
+    if job is None or job.status != ExportJob.Status.DONE or not job.file:
+        raise Http404(_("The export is not ready."))
+    try:
+        handle = default_storage.open(job.file, "rb")
+    except FileNotFoundError:
+        raise Http404(_("The file is gone.")) from None
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=job.file.rsplit("/", 1)[-1],
+        content_type=exports.CONTENT_TYPES[job.format],
+    )
