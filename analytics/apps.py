@@ -15,4 +15,8 @@ class AnalyticsConfig(AppConfig):
         from chats.signals import conversation_closed
 
         conversation_closed.connect(csat.on_conversation_closed, dispatch_uid="analytics-csat")
+        # issue 14: the hand-over summary stored for the record on close
+        from analytics.ai import handover
+
+        conversation_closed.connect(handover.on_conversation_closed, dispatch_uid="ai-summary")
         telegram_callback.connect(csat.on_telegram_callback, dispatch_uid="analytics-csat-tg")

@@ -273,3 +273,79 @@ class ExportJob(models.Model):
         if not self.rows_total:
             return 100 if self.status == self.Status.DONE else None
         return min(100, int(self.rows_done * 100 / self.rows_total))
+
+
+# --- AI: summaries, trends and anomalies (issue 14, docs/ai.md) -------------------------------
+
+
+class ConversationSummary(models.Model):
+    """The hand-over card of a conversation as it was stored for the record (on close; the
+    thread page shows a fresh one while the conversation is open). One per conversation: a
+    reopened and closed again conversation gets its summary rewritten."""
+
+    class Source(models.TextChoices):
+        OFFLINE = "offline", _("offline card")
+        LLM = "llm", _("language model")
+
+    conversation = models.OneToOneField(
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="ai_summary",
+        verbose_name=_("conversation"),
+    )
+    text = models.TextField(_("summary"))
+    lang = models.CharField(_("language"), max_length=2)
+    source = models.CharField(_("written by"), max_length=8, choices=Source.choices)
+    label = models.CharField(_("label"), max_length=32, blank=True)
+    topics = models.JSONField(_("topics"), default=list, blank=True)
+    facts = models.JSONField(_("facts"), default=dict, blank=True)
+    messages_seen = models.PositiveIntegerField(_("messages summarised"), default=0)
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        verbose_name = _("conversation summary")
+        verbose_name_plural = _("conversation summaries")
+
+    def __str__(self) -> str:
+        return f"summary #{self.conversation_id}"
+
+
+class AnomalyAlert(models.Model):
+    """One spike of contacts in one segment (a topic, a label, a channel, a team or a city):
+    the hour it was seen, observed against expected. The cooldown per segment makes one spike
+    one alert (`analytics.ai.trends.anomaly_check`)."""
+
+    class Dimension(models.TextChoices):
+        ALL = "all", _("all contacts")
+        LABEL = "label", _("label")
+        TOPIC = "topic", _("topic")
+        CHANNEL = "channel", _("channel")
+        TEAM = "team", _("team")
+        CITY = "city", _("city")
+
+    dimension = models.CharField(_("segment kind"), max_length=8, choices=Dimension.choices)
+    value = models.CharField(_("segment"), max_length=100, blank=True)
+    hour = models.DateTimeField(_("hour"))
+    observed = models.PositiveIntegerField(_("observed"))
+    expected = models.FloatField(_("expected"))
+    p_value = models.FloatField(_("p-value"))
+    raised_at = models.DateTimeField(_("raised at"))
+    webhook_status = models.CharField(_("webhook"), max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-hour", "-raised_at"]
+        verbose_name = _("anomaly alert")
+        verbose_name_plural = _("anomaly alerts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dimension", "value", "hour"], name="anomaly_one_per_segment_hour"
+            )
+        ]
+        indexes = [models.Index(fields=["dimension", "value", "-hour"], name="anomaly_segment")]
+
+    def __str__(self) -> str:
+        return f"{self.dimension}={self.value} {self.hour:%Y-%m-%d %H}:00"
+
+    @property
+    def ratio(self) -> float:
+        return self.observed / self.expected if self.expected else float("inf")

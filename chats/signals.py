@@ -10,3 +10,7 @@ from django.dispatch import Signal
 
 # A conversation was closed (and the close committed). kwargs: id (the conversation's).
 conversation_closed = Signal()
+
+# A customer's message was stored (new, not a retry) and committed. kwargs: id (the message's),
+# conversation_id. The AI classifier (analytics.ai, issue 14) classifies the first ones.
+customer_message_received = Signal()

@@ -29,6 +29,7 @@ from chats.services.conversations import (
     conversation_assign,
 )
 from chats.services.distribution import channel_weight, initial_priority, request_assignment
+from chats.signals import customer_message_received
 from customers.models import Customer
 from customers.services import customer_identify
 from smartdesk.oncommit import after_commit
@@ -187,6 +188,13 @@ def message_receive(
             "waiting_since",
             "updated_at",
         ]
+    )
+    after_commit(
+        customer_message_received.send,
+        Message,
+        id=message.pk,
+        conversation_id=conversation.pk,
+        name="customer-message-received",
     )
     if conversation.status == Status.SNOOZED and conversation.snooze_until_reply:
         # Wake first: the wake may move the conversation (to the queue, another operator), and

@@ -23,14 +23,17 @@ ROOT = Path(__file__).resolve().parents[2]
 # A figure with its unit, as the benchmarks print them: "12.3 ms", "144 req/s", "9,573 rows/s".
 FIGURE = re.compile(r"\d[\d,]*(\.\d+)?\s*(ms|s|req/s|events/s|rows/s|/s|x)\b")
 SCRIPTS = [
+    "ai",
     "ami",
     "analytics",
+    "anomaly",
     "assignment",
     "customer",
     "inbox",
     "ingest",
     "list_load",
     "live",
+    "summary",
 ]
 
 pytestmark = pytest.mark.xdist_group("bench")

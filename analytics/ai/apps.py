@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AiConfig(AppConfig):
+    """Issue 14: conversation classification (its models, tasks and hooks). docs/ai.md"""
+
+    name = "analytics.ai"
+    label = "ai"
+    verbose_name = _("AI analytics")
+
+    def ready(self) -> None:
+        # Cross-app reactions come in through signals: chats never imports analytics.
+        from analytics.ai import receivers, tasks_classify  # noqa: F401 - registers the tasks
+
+        receivers.connect()
