@@ -1,12 +1,24 @@
-"""The Celery app. The beat schedule lives here, in code; the embedded ticker reads it too."""
+"""The Celery app. The beat schedule lives here, in code; the embedded ticker reads it too.
+
+Beat runs with `LeaderScheduler`: any number of beats may run (a rolling update, a second
+replica, a node that only seems dead), but only the one holding the leader lock in Redis
+sends periodic jobs; the others wait as standbys and take over within `BEAT_LOCK_SECONDS`
+of the leader stopping. When each job last ran is kept in Redis too, so a standby that takes
+over keeps the leader's rhythm instead of running everything again.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from celery import Celery
+from celery.beat import PersistentScheduler
 from django.conf import settings
+
+logger = logging.getLogger("smartdesk.beat")
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartdesk.settings")
 
@@ -46,6 +58,12 @@ app.conf.beat_schedule = {
         "task": "chats.tasks.prune_live_events",
         "schedule": timedelta(hours=1),
     },
+    # History partitions (docs/partitions.md, issue 15): messages by month, live events by
+    # day, created ahead of time (PostgreSQL; a no-op on SQLite). Idempotent.
+    "maintain-partitions": {
+        "task": "smartdesk.tasks.maintain_partitions",
+        "schedule": timedelta(hours=1),
+    },
     # Loyalty: expire points and move tiers as spend leaves the 12-month window (idempotent).
     "loyalty-sweep": {
         "task": "customers.tasks.loyalty_sweep",
@@ -68,4 +86,151 @@ app.conf.beat_schedule = {
         "task": "analytics.tasks.rollup_tick",
         "schedule": timedelta(seconds=60),
     },
+    # AI (issue 14): retrain the classifier when operators corrected it since the last model.
+    "ai-retrain-classifier": {
+        "task": "analytics.ai.retrain_classifier",
+        "schedule": timedelta(hours=24),
+    },
+    # --- AI trends and anomalies (issue 14) ---
+    # Contacts per hour and segment against their seasonal baseline; one alert per spike.
+    "ai-anomaly-check": {
+        "task": "analytics.tasks.anomaly_check",
+        "schedule": timedelta(minutes=10),
+    },
 }
+app.conf.beat_scheduler = "smartdesk.celery:LeaderScheduler"
+
+
+def _key(suffix: str) -> str:
+    # The cache's key prefix keeps installations (and test runs) sharing a Redis apart.
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "") or "smartdesk"
+    return f"{prefix}:beat:{suffix}"
+
+
+class LeaderScheduler(PersistentScheduler):
+    """A beat scheduler that sends jobs only while it holds the leader lock.
+
+    The lock is a Redis key with a TTL (`BEAT_LOCK_SECONDS`) that the leader renews at every
+    tick (a tick is at most a third of the TTL away). A leader that cannot renew — the key
+    expired while it was stalled and a standby took it, or Redis is unreachable — stops
+    sending at once and becomes a standby. Without Redis (a broker of another kind) there is
+    no lock: run exactly one beat then.
+
+    It is a Redis lock rather than a PostgreSQL advisory lock on purpose: behind PgBouncer in
+    transaction mode a session-level advisory lock is not tied to our connection (the server
+    connection is handed to other clients between transactions), so it would guard nothing.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.lock_seconds = float(settings.BEAT_LOCK_SECONDS)
+        self.leader = False
+        self._standby_logged = False
+        self._redis: Any = None
+        self._lock: Any = None
+        if settings.REDIS_URL:
+            import redis
+
+            self._redis = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5
+            )
+            self._lock = self._redis.lock(
+                _key("leader"), timeout=self.lock_seconds, thread_local=False
+            )
+        else:
+            logger.warning("beat: no REDIS_URL, so no leader lock: run exactly one beat")
+        super().__init__(*args, **kwargs)
+
+    # -- the lock --
+
+    def _hold(self) -> bool:
+        """Renew the lock (leader) or try to take it (standby); whether we lead now."""
+        from redis.exceptions import LockError, RedisError
+
+        try:
+            if self.leader:
+                try:
+                    self._lock.reacquire()
+                    return True
+                except LockError:
+                    self.leader = False
+                    logger.error("beat: lost the leader lock; standing by")
+            if self._lock.acquire(blocking=False):
+                self.leader = True
+                self._standby_logged = False
+                logger.info("beat: leader now (lock %s)", _key("leader"))
+                self._adopt_shared_times()
+                return True
+        except RedisError as error:
+            if self.leader:
+                logger.error("beat: cannot renew the leader lock (%s); standing by", error)
+            self.leader = False
+            return False
+        if not self._standby_logged:
+            logger.info("beat: another beat leads; standing by")
+            self._standby_logged = True
+        return False
+
+    def _adopt_shared_times(self) -> None:
+        """Take over the last-run times the previous leader recorded.
+
+        A job with no shared time (Redis restarted empty, the hash evicted, a first start)
+        counts as run now: it waits one period. Our own local times may be days old, and
+        trusting them would send every shorter job at once although the previous leader has
+        just run it. The times we settle on are written back at once, for the next leader.
+        """
+        stored = {
+            raw_name.decode(): datetime.fromisoformat(raw_when.decode())
+            for raw_name, raw_when in self._redis.hgetall(_key("last-run")).items()
+        }
+        now = self.app.now()
+        for name, entry in self.schedule.items():
+            when = stored.get(name)
+            if when is None:
+                entry.last_run_at = now
+            elif entry.last_run_at is None or when > entry.last_run_at:
+                entry.last_run_at = when
+        self._heap = None  # rebuilt from the adopted times at the next tick
+        shared = {
+            name: entry.last_run_at.isoformat()
+            for name, entry in self.schedule.items()
+            if entry.last_run_at is not None
+        }
+        if shared:
+            self._redis.hset(_key("last-run"), mapping=shared)
+
+    # -- the scheduler --
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        if self._lock is None:
+            return super().tick(*args, **kwargs)
+        renew_every = self.lock_seconds / 3
+        if not self._hold():
+            return renew_every
+        return min(super().tick(*args, **kwargs), renew_every)
+
+    def reserve(self, entry: Any) -> Any:
+        new_entry = super().reserve(entry)
+        if self._redis is not None and self.leader:
+            from redis.exceptions import RedisError
+
+            try:
+                self._redis.hset(
+                    _key("last-run"), new_entry.name, new_entry.last_run_at.isoformat()
+                )
+            except RedisError as error:
+                logger.warning("beat: cannot record %s's last run: %s", new_entry.name, error)
+        return new_entry
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._lock is not None and self.leader:
+                from redis.exceptions import LockError, RedisError
+
+                try:
+                    self._lock.release()
+                    logger.info("beat: released the leader lock")
+                except (LockError, RedisError) as error:  # expired, or Redis gone: fine
+                    logger.info("beat: leader lock not released (%s)", error)
+                self.leader = False

@@ -1,27 +1,101 @@
 """Prometheus metrics: the collectors, the request middleware, and the guarded /metrics view.
 
 Later apps register their own collectors here so that every metric name is found in one place.
+
+One process (`make run`, a test): the values live in this process and `/metrics` reports them.
+
+A fleet (several uvicorn processes, Celery workers and their prefork children, beat): set
+`PROMETHEUS_MULTIPROC_DIR` to a directory that every process of one host (one pod) shares,
+empty when they start. prometheus_client then keeps every value in a file per process there,
+and `/metrics` (or a worker's `METRICS_PORT`) adds them up: counters and histograms of
+processes that have exited keep counting; gauges of open things (`livesum`) count only the
+processes alive, and a process that ended — cleanly or killed — is dropped from them (its
+files are removed at exit, and by any process that finds it gone). Gauges read from the
+database (the queue) are computed at scrape time and are the same from every process.
+Across hosts or pods Prometheus adds the scrapes up (`sum by`); see docs/deploy.md.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hmac
 import logging
+import os
+import re
 import time
+from pathlib import Path
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from celery import signals as celery_signals
-from django.conf import settings
-from django.http import HttpRequest, HttpResponse
-from prometheus_client import (
+# Must exist before the first metric is built (an unlabelled one opens its file at once).
+MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+if MULTIPROC_DIR:
+    Path(MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction  # noqa: E402
+from celery import signals as celery_signals  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.http import HttpRequest, HttpResponse  # noqa: E402
+from prometheus_client import (  # noqa: E402
     CONTENT_TYPE_LATEST,
     REGISTRY,
+    CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
 )
+from prometheus_client import multiprocess as prometheus_multiprocess  # noqa: E402
+
+logger = logging.getLogger(__name__)
+_LIVE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def forget_process(pid: int) -> None:
+    """Drop process `pid` from the live gauges (multiprocess mode; a no-op otherwise)."""
+    if MULTIPROC_DIR:
+        with contextlib.suppress(OSError):
+            prometheus_multiprocess.mark_process_dead(pid, MULTIPROC_DIR)
+
+
+def forget_dead_processes() -> int:
+    """Drop from the live gauges every process of this host that is gone (killed, so its own
+    exit hook never ran); how many. Run at start-up and at every scrape."""
+    if not MULTIPROC_DIR:
+        return 0
+    dead: set[int] = set()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(MULTIPROC_DIR):
+            match = _LIVE_FILE.match(name)
+            if match and not _pid_alive(int(match.group(1))):
+                dead.add(int(match.group(1)))
+    for pid in dead:
+        forget_process(pid)
+    return len(dead)
+
+
+def _start_process_bookkeeping() -> None:
+    if not MULTIPROC_DIR:
+        return
+    # A live gauge file carrying our pid was left by an earlier process with the same pid (a
+    # container's pid 1 after a restart): stale by definition, since we have counted nothing.
+    forget_process(os.getpid())
+    forget_dead_processes()
+    atexit.register(lambda: forget_process(os.getpid()))
+
+
+_start_process_bookkeeping()
+
 
 HTTP_REQUESTS = Counter(
     "smartdesk_http_requests",
@@ -36,8 +110,9 @@ HTTP_LATENCY = Histogram(
 )
 WEBSOCKET_CONNECTIONS = Gauge(
     "smartdesk_websocket_connections",
-    "WebSocket connections open now in this process, by endpoint.",
+    "WebSocket connections open now, by endpoint (summed over the live processes).",
     ["endpoint"],
+    multiprocess_mode="livesum",
 )
 WEBSOCKET_ACCEPTED = Counter(
     "smartdesk_websocket_accepted",
@@ -80,6 +155,13 @@ CELERY_TASK_DURATION = Histogram(
     "smartdesk_celery_task_duration_seconds",
     "Celery task run time, by task name.",
     ["task"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+CELERY_TASKS_RUNNING = Gauge(
+    "smartdesk_celery_tasks_running",
+    "Celery tasks running now, by task name (summed over the live worker processes).",
+    ["task"],
+    multiprocess_mode="livesum",
 )
 AFTER_COMMIT_FAILURES = Counter(
     "smartdesk_after_commit_failures",
@@ -149,6 +231,9 @@ class QueueCollector:
 
 
 _queue_collector: QueueCollector | None = None
+# Collectors computed at scrape time (from the database): in multiprocess mode they are added
+# to each scrape's registry beside the files of every process.
+_scrape_collectors: list[Any] = []
 
 
 def register_queue_collector() -> None:
@@ -156,6 +241,21 @@ def register_queue_collector() -> None:
     if _queue_collector is None:
         _queue_collector = QueueCollector()
         REGISTRY.register(_queue_collector)  # type: ignore[arg-type]
+        _scrape_collectors.append(_queue_collector)
+
+
+def scrape_registry(*, with_database: bool = True) -> Any:
+    """What one scrape reports: this process's registry, or in multiprocess mode every
+    process's files of this host plus the collectors read from the database."""
+    if not MULTIPROC_DIR:
+        return REGISTRY
+    forget_dead_processes()
+    registry = CollectorRegistry()
+    prometheus_multiprocess.MultiProcessCollector(registry, MULTIPROC_DIR)
+    if with_database:
+        for collector in _scrape_collectors:
+            registry.register(collector)
+    return registry
 
 
 def _route(request: HttpRequest) -> str:
@@ -212,15 +312,17 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             status=403,
             content_type="text/plain; charset=utf-8",
         )
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
-_task_started: dict[str, float] = {}
+_task_started: dict[str, tuple[float, str]] = {}
 
 
-def _on_task_prerun(task_id: str | None = None, **_: Any) -> None:
+def _on_task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     if task_id:
-        _task_started[task_id] = time.perf_counter()
+        name = getattr(task, "name", "unknown")
+        _task_started[task_id] = (time.perf_counter(), name)
+        CELERY_TASKS_RUNNING.labels(name).inc()
 
 
 def _on_task_postrun(
@@ -230,11 +332,61 @@ def _on_task_postrun(
     CELERY_TASKS.labels(name, state or "UNKNOWN").inc()
     started = _task_started.pop(task_id or "", None)
     if started is not None:
-        CELERY_TASK_DURATION.labels(name).observe(time.perf_counter() - started)
+        CELERY_TASK_DURATION.labels(name).observe(time.perf_counter() - started[0])
+        CELERY_TASKS_RUNNING.labels(started[1]).dec()
+
+
+def _on_pool_child_start(**_: Any) -> None:
+    # A prefork child: a live gauge file with its pid belongs to a dead predecessor.
+    forget_process(os.getpid())
+
+
+def _on_pool_child_stop(**_: Any) -> None:
+    forget_process(os.getpid())
+
+
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    """The worker's main process serves the fleet's files on METRICS_PORT, if set (a worker
+    pod has no web server; Prometheus scrapes this port)."""
+    start_metrics_server()
+
+
+_metrics_server_started = False
+
+
+def start_metrics_server(port: int | None = None) -> int:
+    """Serve `/metrics` (this host's processes, without the database collectors, which the
+    web serves) on `port` or METRICS_PORT in a daemon thread; the port, or 0 when none."""
+    global _metrics_server_started
+    port = settings.METRICS_PORT if port is None else port
+    if not port or _metrics_server_started:
+        return 0
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=settings.METRICS_ADDR, registry=_ScrapeProxy())
+    _metrics_server_started = True
+    logger.info("metrics on http://%s:%s/metrics", settings.METRICS_ADDR, port)
+    return port
+
+
+class _ScrapeProxy:
+    """A registry that is rebuilt at each scrape (so that new process files are seen)."""
+
+    def collect(self) -> Any:
+        return scrape_registry(with_database=False).collect()
 
 
 def connect_celery_signals() -> None:
     celery_signals.task_prerun.connect(_on_task_prerun, weak=False, dispatch_uid="sd-metrics-pre")
     celery_signals.task_postrun.connect(
         _on_task_postrun, weak=False, dispatch_uid="sd-metrics-post"
+    )
+    celery_signals.worker_process_init.connect(
+        _on_pool_child_start, weak=False, dispatch_uid="sd-metrics-child-start"
+    )
+    celery_signals.worker_process_shutdown.connect(
+        _on_pool_child_stop, weak=False, dispatch_uid="sd-metrics-child-stop"
+    )
+    celery_signals.worker_ready.connect(
+        _on_worker_ready, weak=False, dispatch_uid="sd-metrics-worker-ready"
     )
