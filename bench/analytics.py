@@ -19,11 +19,20 @@ Then, in one process:
   (tracemalloc), beside PostgreSQL `COPY (SELECT the same columns) TO STDOUT` read by
   psycopg in the same run.
 
+- a CSV export of the last 7 days of messages (the period-filtered path on the history
+  table).
+
+History partitioning (issue 15, bench/twin.py): all of the above runs twice on the same rows,
+first with today's plain `chats_message` (the schema before the partitioning migrations),
+then after those migrations converted it into monthly partitions (their wall time printed),
+and the two sets of figures are printed side by side. The defaults make 10M messages.
+
 Not a test: it asserts nothing about speed, it prints.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import sys
@@ -34,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import common  # noqa: E402
+from bench import common, twin  # noqa: E402
 
 common.production_env()
 os.environ.pop("REDIS_URL", None)
@@ -158,43 +167,21 @@ def _p(values: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
 
 
-def main() -> None:
-    parser = common.parser(__doc__)
-    parser.add_argument("--conversations", type=int, default=1_000_000)
-    parser.add_argument("--messages-per", type=int, default=10)
-    parser.add_argument("--calls", type=int, default=1_000_000)
-    parser.add_argument("--days", type=int, default=180)
-    parser.add_argument("--requests", type=int, default=15)
-    parser.add_argument("--skip-rebuild", action="store_true")
-    args = parser.parse_args()
-    if args.smoke:
-        args.conversations, args.messages_per, args.calls = 2_000, 2, 500
-        args.days, args.requests = 7, 3
-    common.smoke_note(args.smoke)
-
-    common.private_database("analytics")
-    common.setup_django()
-    common.collectstatic()  # production static storage
+def _measure(args, label: str) -> dict[str, tuple[float]]:
+    """Roll-up rebuild, dashboard, heatmap, exports and their baselines, on this schema."""
     from django.db import connection
     from django.test import Client
 
     from accounts.models import User
     from analytics import exports, heatmap, rollups, selectors
 
-    print(_fill(args.conversations, args.messages_per, args.calls, args.days))
-    with connection.cursor() as cur:
-        cur.execute("SELECT count(*) FROM chats_conversation")
-        n_conv = cur.fetchone()[0]
-        cur.execute("SELECT count(*) FROM chats_message")
-        n_msg = cur.fetchone()[0]
-        cur.execute("SELECT count(*) FROM telephony_call")
-        n_calls = cur.fetchone()[0]
-    print(f"data: {n_conv} conversations, {n_msg} messages, {n_calls} calls")
-
+    print(f"\n--- {label} ---")
+    figures: dict[str, tuple[float]] = {}
     if not args.skip_rebuild:
         started = time.perf_counter()
         result = rollups.rollup_rebuild()
-        print(f"rebuild: {time.perf_counter() - started:.1f} s ({result})")
+        figures["roll-up rebuild, s"] = (time.perf_counter() - started,)
+        print(f"rebuild: {figures['roll-up rebuild, s'][0]:.1f} s ({result})")
 
     admin = User.objects.filter(username="bench-admin").first() or User.objects.create_superuser(
         "bench-admin",
@@ -229,6 +216,11 @@ def main() -> None:
             )
             cur.fetchone()
         raw.append((time.perf_counter() - t) * 1000)
+    figures["dashboard p50, ms"], figures["dashboard p95, ms"] = ((v,) for v in _p(page))
+    figures["heatmap selector p50, ms"], figures["heatmap selector p95, ms"] = (
+        (v,) for v in _p(heat)
+    )
+    figures["raw-SQL baseline p50, ms"] = (_p(raw)[0],)
     print(
         "dashboard /statistics/?period=30d: p50 {:.1f} ms, p95 {:.1f} ms".format(*_p(page))
         + " | heatmap selector: p50 {:.1f} ms, p95 {:.1f} ms".format(*_p(heat))
@@ -240,6 +232,11 @@ def main() -> None:
     ds = exports.DATASETS["conversations"]
     query = exports.Query()
     columns = ds.visible_columns(False)
+    # Warm-up (imports, the first connection's caches), so the first pass pays none of it.
+    for _line in itertools.islice(
+        exports.csv_lines(columns, ds.rows(admin, query, pii=False)), 100
+    ):
+        pass
     t = time.perf_counter()
     rows = size = 0
     for line in exports.csv_lines(columns, ds.rows(admin, query, pii=False)):
@@ -253,6 +250,7 @@ def main() -> None:
         pass
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    figures["CSV export (conversations), rows/s"] = (rows / elapsed,)
     print(
         f"CSV export: {rows} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s,"
         f" {size / 1e6:.0f} MB, Python peak memory {peak / 1e6:.1f} MB (tracemalloc)"
@@ -278,10 +276,72 @@ def main() -> None:
         for chunk in copy:
             copied += bytes(chunk).count(b"\n")
     copy_s = time.perf_counter() - t
+    figures["COPY TO STDOUT baseline, rows/s"] = (copied / copy_s,)
     print(
         f"COPY TO STDOUT baseline: {copied} rows in {copy_s:.1f} s = {copied / copy_s:,.0f}"
         f" rows/s; export / COPY = {(rows / elapsed) / (copied / copy_s):.2f}"
     )
+
+    # The messages of the last 7 days (the history table partitioning is about): the export
+    # path of `/api/v1/reports/messages.csv` with a period.
+    ds = exports.DATASETS["messages"]
+    query = exports.Query(start=now - timezone.timedelta(days=7), end=now)
+    t = time.perf_counter()
+    rows = (
+        sum(
+            1
+            for _ in exports.csv_lines(ds.visible_columns(False), ds.rows(admin, query, pii=False))
+        )
+        - 1
+    )
+    elapsed = time.perf_counter() - t
+    figures["CSV export (messages, 7 days), rows/s"] = (rows / elapsed,)
+    print(
+        f"CSV export of 7 days of messages: {rows} rows in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s"
+    )
+    return figures
+
+
+def main() -> None:
+    parser = common.parser(__doc__)
+    parser.add_argument("--conversations", type=int, default=1_000_000)
+    parser.add_argument("--messages-per", type=int, default=10)
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--requests", type=int, default=15)
+    parser.add_argument("--skip-rebuild", action="store_true")
+    args = parser.parse_args()
+    if args.smoke:
+        args.conversations, args.messages_per, args.calls = 2_000, 2, 500
+        args.days, args.requests = 7, 3
+    common.smoke_note(args.smoke)
+
+    common.private_database("analytics")
+    common.setup_django()
+    common.collectstatic()  # production static storage
+    from django.db import connection
+
+    twin.to_plain()  # today's schema: one plain messages table
+    print(_fill(args.conversations, args.messages_per, args.calls, args.days))
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM chats_conversation")
+        n_conv = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM chats_message")
+        n_msg = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM telephony_call")
+        n_calls = cur.fetchone()[0]
+    print(f"data: {n_conv} conversations, {n_msg} messages, {n_calls} calls")
+
+    twin.vacuum_analyze()
+    figures = {twin.PLAIN: _measure(args, f"{twin.PLAIN} (today's schema)")}
+    took = twin.to_partitioned()
+    print(
+        f"\npartitioning migrations on this data: {took:.1f} s"
+        f" ({twin.partition_count()} message partitions)"
+    )
+    twin.vacuum_analyze()
+    figures[twin.PARTITIONED] = _measure(args, twin.PARTITIONED)
+    twin.side_by_side(f"side by side, {n_msg:,} messages", figures, ("value",))
 
 
 if __name__ == "__main__":

@@ -75,7 +75,12 @@ def private_database(script: str) -> str:
 
 def _template() -> str:
     digest = hashlib.sha1()  # noqa: S324 - a content name, not security
-    for path in sorted(ROOT.glob("*/migrations/*.py")):
+    ours = (
+        p
+        for p in ROOT.glob("**/migrations/*.py")
+        if not p.relative_to(ROOT).parts[0].startswith(".")
+    )
+    for path in sorted(ours):
         digest.update(path.relative_to(ROOT).as_posix().encode())
         digest.update(path.read_bytes())
     digest.update(Path(__file__).read_bytes())  # column_defaults() is part of the template

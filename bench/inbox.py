@@ -1,6 +1,7 @@
 """Inbox and thread page server time, against a bare raw-SQL view in the same run.
 
     .venv/bin/python bench/inbox.py [--conversations 100000] [--messages 1000000] [--requests 60]
+                                    [--months 24]
     .venv/bin/python bench/inbox.py --smoke     # seconds: proves it runs (CI)
 
 Builds its own PostgreSQL database (`bench_inbox_<pid>`, dropped at the end; bench/common.py),
@@ -8,6 +9,12 @@ fills it in SQL, then times full requests through Django's handler (all middlewa
 the access gate, template rendering) with the test client. Prints p50/p95 and the query count
 for each page at a small and at the full data size, beside a bare view that returns the same
 rows by one raw SQL query. Not a test: it asserts nothing about speed, it prints.
+
+History partitioning (issue 15, bench/twin.py): the full size is measured twice on the same
+rows, first with today's plain `chats_message` (the schema before the partitioning
+migrations), then after those migrations converted it into monthly partitions; messages are
+spread over `--months` months so that they fill that many partitions. The two sets of figures
+are printed side by side, with the migration's wall time.
 """
 
 from __future__ import annotations
@@ -22,10 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import common
+from bench import common, twin
 
 common.production_env()
 OPERATORS = 300  # --smoke: 12
+SPREAD_SECONDS = 24 * 30 * 86400  # messages spread over --months (a conversation's stay close)
 os.environ.pop("REDIS_URL", None)  # in-memory layer: nothing here publishes
 
 
@@ -127,9 +135,20 @@ def _fill(conversations: int, messages: int, start_conversation: int = 0) -> Non
                    'Сообщение номер ' || g || ': курьер, кунжут, доставка, order status',
                    '[]'::jsonb, NULL,
                    CASE WHEN g %% 3 = 0 THEN 'sent' ELSE '' END, '',
-                   now() - (g %% 100000) * interval '1 second', NULL, NULL
+                   now() - ((g %% %s)::bigint * %s / %s) * interval '1 second'
+                         - (g %% 3600) * interval '1 second', NULL, NULL
               FROM generate_series(1, %s) g""",
-            [lo, conversations, lo, conversations, OPERATORS, messages],
+            [
+                lo,
+                conversations,
+                lo,
+                conversations,
+                OPERATORS,
+                conversations,
+                SPREAD_SECONDS,
+                conversations,
+                messages,
+            ],
         )
         for table in ("customers_customer", "chats_conversation"):
             c.execute(
@@ -182,7 +201,7 @@ def _time(get: Callable[[], object], requests: int) -> tuple[float, float, int]:
     return statistics.median(samples), p95, len(queries)
 
 
-def _measure(label: str, requests: int) -> None:
+def _measure(label: str, requests: int) -> dict[str, tuple[float, float, int]]:
     from django.test import Client
     from django.test.utils import override_settings
     from django.urls import path
@@ -213,10 +232,12 @@ def _measure(label: str, requests: int) -> None:
     print(f"  {'page':<34}{'p50 ms':>9}{'p95 ms':>9}{'queries':>9}")
     rows = [
         ("inbox page /inbox/?view=all", lambda: client.get("/inbox/?view=all")),
-        (f"thread page /inbox/c/{busy}/", lambda: client.get(f"/inbox/c/{busy}/")),
+        ("thread page /inbox/c/<busy>/", lambda: client.get(f"/inbox/c/{busy}/")),
     ]
+    figures = {}
     for name, get in rows:
         p50, p95, q = _time(get, requests)
+        figures[name] = (p50, p95, q)
         print(f"  {name:<34}{p50:>9.2f}{p95:>9.2f}{q:>9}")
     with override_settings(ROOT_URLCONF=Urls):
         for name, url in (
@@ -224,7 +245,9 @@ def _measure(label: str, requests: int) -> None:
             ("bare raw-SQL thread (baseline)", f"/bare/thread/{busy}/"),
         ):
             p50, p95, q = _time(lambda url=url: client.get(url), requests)
+            figures[name] = (p50, p95, q)
             print(f"  {name:<34}{p50:>9.2f}{p95:>9.2f}{q:>9}")
+    return figures
 
 
 def _message_count() -> int:
@@ -240,6 +263,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--months", type=int, default=24, help="the messages' time span")
     args = parser.parse_args()
     if args.smoke:
         args.conversations, args.messages, args.requests = 2_000, 10_000, 5
@@ -247,24 +271,32 @@ def main() -> None:
         OPERATORS = 12
     common.smoke_note(args.smoke)
 
+    global SPREAD_SECONDS
+    SPREAD_SECONDS = args.months * 30 * 86400
     common.private_database("inbox")
     common.setup_django()
     logging.disable(logging.INFO)  # the eager Celery tasks of the set-up log every user
     common.collectstatic()  # production static storage
+    twin.to_plain()  # today's schema: one plain messages table
     _setup_people()
-    small_c, small_m = args.conversations // 10, args.messages // 10
     started = time.perf_counter()
-    _fill(small_c, small_m)
+    _fill(args.conversations, args.messages)
     print(
-        f"loaded {small_c:,} conversations / {small_m:,} messages in {time.perf_counter() - started:.1f}s"
+        f"loaded {args.conversations:,} conversations / {args.messages:,} messages over"
+        f" {args.months} months in {time.perf_counter() - started:.1f}s"
     )
-    _measure("small", args.requests)
-    started = time.perf_counter()
-    _fill(args.conversations - small_c, args.messages - small_m, start_conversation=small_c)
+    twin.vacuum_analyze()
+    figures = {twin.PLAIN: _measure(f"{twin.PLAIN} (today's schema)", args.requests)}
+    took = twin.to_partitioned()
     print(
-        f"\nloaded up to {args.conversations:,} / {args.messages:,} in {time.perf_counter() - started:.1f}s"
+        f"\npartitioning migrations on this data: {took:.1f} s"
+        f" ({twin.partition_count()} message partitions)"
     )
-    _measure("full", args.requests)
+    twin.vacuum_analyze()
+    figures[twin.PARTITIONED] = _measure(twin.PARTITIONED, args.requests)
+    twin.side_by_side(
+        f"side by side, {args.messages:,} messages (ms)", figures, ("p50 ms", "p95 ms")
+    )
 
 
 if __name__ == "__main__":

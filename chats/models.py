@@ -352,11 +352,16 @@ class Message(SoftDeleted):
     # Channel details (docs/channels.md): formatting as (code-point) offsets into `body`, the
     # customer's reply target, the album a Telegram photo arrived in, the last edit.
     entities = models.JSONField(_("formatting"), default=list, blank=True)
+    # References to a message are kept by the application, not by a database foreign key: on
+    # PostgreSQL messages are partitioned by month (smartdesk/partitions.py) and a foreign key
+    # to a partitioned table must name its whole primary key, (id, created_at). Django still
+    # emulates on_delete; nothing deletes messages but tests (the UI soft-deletes).
     reply_to = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
+        db_constraint=False,
         related_name="+",
         verbose_name=_("in reply to"),
     )
@@ -528,8 +533,12 @@ class MessageRevision(models.Model):
     """A previous version of a message the customer edited in their channel (Telegram lets
     them). Written by `chats.services.messages.message_edit_from_channel`, never changed."""
 
-    message = models.ForeignKey(
-        Message, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("message")
+    message = models.ForeignKey(  # no database constraint: see Message.reply_to
+        Message,
+        on_delete=models.CASCADE,
+        related_name="revisions",
+        verbose_name=_("message"),
+        db_constraint=False,
     )
     body = models.TextField(_("text"), blank=True)
     entities = models.JSONField(_("formatting"), default=list, blank=True)
@@ -595,8 +604,12 @@ class DeliveryAttempt(models.Model):
         TELEGRAM = "telegram", _("Telegram")
         PUSH = "push", _("push webhook")
 
-    message = models.ForeignKey(
-        Message, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("message")
+    message = models.ForeignKey(  # no database constraint: see Message.reply_to
+        Message,
+        on_delete=models.CASCADE,
+        related_name="attempts",
+        verbose_name=_("message"),
+        db_constraint=False,
     )
     target = models.CharField(_("target"), max_length=16, choices=Target.choices)
     at = models.DateTimeField(_("when"), auto_now_add=True)

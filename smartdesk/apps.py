@@ -14,6 +14,10 @@ class SmartdeskConfig(AppConfig):
 
         metrics.connect_celery_signals()
 
+        from smartdesk import routers
+
+        routers.connect_celery_signals()
+
 
 class SmartdeskAdminConfig(admin_apps.AdminConfig):
     default = False

@@ -11,7 +11,10 @@ from django.db import models
 
 
 class LiveEvent(models.Model):
-    seq = models.BigIntegerField(null=True, unique=True)
+    # Unique by construction (one sequence draws it), not by an index: on PostgreSQL the table
+    # is partitioned by day of `created_at` (smartdesk/partitions.py), and a unique index on
+    # a partitioned table must contain the partition key.
+    seq = models.BigIntegerField(null=True, db_index=True)
     type = models.CharField(max_length=64)
     payload = models.JSONField()
     # Who may replay it: the addressed user, or whoever can see the conversation.
