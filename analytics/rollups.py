@@ -454,8 +454,14 @@ def presence_sample(*, now: datetime | None = None) -> int:
     if claimed != 1:
         return 0
     hour = hour_floor(minute)
+    # Online means a live socket: presence that still says "online" after the socket went
+    # silent (a closed browser before the away sweep ran, a seeded demo floor) is not time
+    # online, so it adds neither online time nor occupancy.
+    alive_since = now - timedelta(seconds=settings.PRESENCE_AWAY_AFTER_SECONDS)
     online = OperatorProfile.objects.filter(
-        presence=OperatorProfile.Presence.ONLINE, user__is_active=True
+        presence=OperatorProfile.Presence.ONLINE,
+        user__is_active=True,
+        last_seen_at__gte=alive_since,
     ).values_list("user_id", "capacity", "load")
     n = 0
     with transaction.atomic():

@@ -110,7 +110,7 @@ def _groups_for(user: User, subscriptions: set[int]) -> set[str]:
     groups = live_groups_for(user)
     for pk in subscriptions:
         try:
-            conversation_for(user, pk)
+            conversation_for(user, pk, include_deleted=True)
         except Http404:
             continue
         groups.add(conversation_group(pk))
@@ -119,8 +119,10 @@ def _groups_for(user: User, subscriptions: set[int]) -> set[str]:
 
 @db
 def _visible(user: User, pk: int) -> bool:
+    # The pages' gate: a deleted conversation stays in sight (and live) for a role that may
+    # restore it, as its thread page shows it (issue 13: Restore with JavaScript on).
     try:
-        conversation_for(user, pk)
+        conversation_for(user, pk, include_deleted=True)
     except Http404:
         return False
     return True

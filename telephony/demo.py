@@ -94,6 +94,8 @@ def seed_telephony_demo() -> None:
         return
     phones = list(
         Identity.objects.filter(kind=Identity.Kind.PHONE)
+        # the demo conversations' customers, not the regulars of `seed_demo --history`
+        .exclude(customer__external_id__startswith="hist-")
         .order_by("pk")
         .values_list("value", flat=True)[:3]
     )

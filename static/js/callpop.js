@@ -117,6 +117,23 @@
     returnFocus = null;
   }
 
+  /* The card was rendered while the phone rang ("In the queue"): every later call.* event
+   * names the call's state, shown on its card in the page's language (the card's
+   * data-state-labels, translated by the server). */
+  function showState(message) {
+    if (!message.state || message.call_id === undefined) return;
+    var cards = document.querySelectorAll('.call-card[data-call-id="' + String(message.call_id) + '"]');
+    Array.prototype.forEach.call(cards, function (card) {
+      var labels = {};
+      try {
+        labels = JSON.parse(card.getAttribute("data-state-labels") || "{}");
+      } catch (e) { /* no labels: keep the state's name */ }
+      card.setAttribute("data-call-state", message.state);
+      var label = card.querySelector(".call-state");
+      if (label) label.textContent = labels[message.state] || message.state;
+    });
+  }
+
   function handle(message) {
     if (!message || typeof message.type !== "string" || message.type.indexOf("call.") !== 0) return;
     if (message.type === "call.ringing") {
@@ -127,6 +144,7 @@
       failed(message);
       return;
     }
+    showState(message);
     if (current === null || message.call_id !== current) return;
     if (message.type === "call.answered") setStatus(t.answered);
     else if (message.type === "call.ended") setStatus(t.ended);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from chats.services import conversations as conversation_services
 from chats.services import messages as message_services
 from customers.demo import seed_customers_demo
 from customers.services import customer_identify
+from smartdesk.management.demo_history import seed_history
 from telephony.demo import seed_telephony_demo
 
 DEMO_PASSWORD = "smartdesk-demo"  # noqa: S105 - printed on purpose: demo data only
@@ -187,6 +189,20 @@ class Command(BaseCommand):
             help="Seed even with DEBUG off (demo accounts with a known password!).",
         )
         parser.add_argument(
+            "--history",
+            type=int,
+            default=0,
+            metavar="DAYS",
+            help="Also play DAYS days of past traffic (chats, calls, CSAT, orders) through the "
+            "services and build the statistics from it. Idempotent.",
+        )
+        parser.add_argument(
+            "--history-seed",
+            type=int,
+            default=0,
+            help="Seed of the past traffic (the same seed gives the same history).",
+        )
+        parser.add_argument(
             "--if-debug",
             action="store_true",
             help="Do nothing, successfully, when DEBUG is off (for scripts that serve either way).",
@@ -203,6 +219,19 @@ class Command(BaseCommand):
             )
         with transaction.atomic():
             self._seed()
+        days = options["history"]
+        if days < 0 or days > 366:
+            raise CommandError("--history takes 0 to 366 days.")
+        if days:
+            # Outside the seeding transaction: each replayed action commits at its moment, so
+            # what it triggers (tasks, CSAT surveys) happens at that moment too.
+            started = time.monotonic()
+            added = seed_history(days=days, seed=options["history_seed"])
+            self.stdout.write(
+                f"History: {days} days ({added['days']} new: {added['conversations']} "
+                f"conversations, {added['calls']} calls, {added['orders']} orders) "
+                f"in {time.monotonic() - started:.1f} s."
+            )
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {DEMO_PASSWORD}):"))
         roles = dict(Role.objects.values_list("slug", "name"))
         for username, first, last, role, *_rest in PEOPLE:
