@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
 PYTEST_ARGS ?=
+HISTORY_DAYS ?= 30
 
 .PHONY: help install run test lint format messages migrate clean
 
@@ -30,10 +31,10 @@ run: install ## Serve the whole product on http://127.0.0.1:8000 (embedded, or P
 	$(BIN)/python manage.py migrate --noinput
 	@if [ -n "$$DATABASE_URL" ] || [ -n "$$REDIS_URL" ]; then \
 		$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
-		$(BIN)/python manage.py seed_demo --if-debug && \
+		$(BIN)/python manage.py seed_demo --if-debug --history $(HISTORY_DAYS) && \
 		HOST=$(HOST) WEB_PORT=$(WEB_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f deploy/Procfile -d $(CURDIR); \
 	else \
-		$(BIN)/python manage.py seed_demo && \
+		$(BIN)/python manage.py seed_demo --history $(HISTORY_DAYS) && \
 		echo "Serving on http://$(HOST):$(WEB_PORT)/ (embedded: SQLite, in-memory channel layer, eager Celery)" && \
 		$(BIN)/uvicorn smartdesk.asgi:application --host $(HOST) --port $(WEB_PORT) --lifespan off; \
 	fi
@@ -49,6 +50,11 @@ lint: install ## ruff check, ruff format --check, Django system checks, migratio
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/hadolint deploy/Dockerfile
+	@# The Kubernetes manifests, rendered offline and checked against the vendored schemas.
+	@if command -v kubectl >/dev/null; then \
+		kubectl kustomize deploy/k8s/overlays/example | $(BIN)/python deploy/k8s/validate.py -; \
+	else echo "kubectl not found: deploy/k8s not rendered (tests/deploy fails on CI without it)"; fi
 
 format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

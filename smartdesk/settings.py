@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp import constants as _csp
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -84,17 +85,22 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",  # sign-in throttling and lockout (issue 12)
+    "csp",  # Content-Security-Policy header (issue 12)
     "smartdesk",
     "accounts",
     "customers",
     "chats",
     "telephony",
     "analytics",
+    "analytics.ai",  # issue 14: classification models (app label "ai")
 ]
 
 MIDDLEWARE = [
     "smartdesk.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # on every response, static files and API too (issue 12)
+    "smartdesk.middleware.InputBoundsMiddleware",  # NUL, body size, unknown methods (issue 12)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -104,6 +110,9 @@ MIDDLEWARE = [
     "accounts.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "smartdesk.routers.ReplicaReadsMiddleware",  # analytics GETs read the replica (issue 15)
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page (issue 12).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smartdesk.urls"
@@ -167,6 +176,28 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+
+# --- read replica: analytics reads and exports (issue 15) ----------------------------------
+# With DATABASE_REPLICA_URL (a PostgreSQL streaming standby), the statistics pages, the
+# reports API and the export builder read chats/customers/telephony/analytics rows there;
+# writes, sessions, users and roles always use the primary (smartdesk/routers.py). Unset: all
+# on the primary, as before. /readyz reports the replica's lag.
+DATABASE_REPLICA_URL = _checked_url(
+    "DATABASE_REPLICA_URL",
+    env.str("DATABASE_REPLICA_URL", default=""),
+    {"postgres", "postgresql", "pgsql"},
+)
+if DATABASE_REPLICA_URL:
+    from smartdesk.routers import replica_database  # no pool, 1 s connect timeout
+
+    DATABASES["replica"] = replica_database(
+        env.db_url_config(DATABASE_REPLICA_URL), DATABASES["default"]
+    )
+DATABASE_ROUTERS = ["smartdesk.routers.PrimaryReplicaRouter"]
+REPLICA_READ_PATHS = ("/statistics/", "/api/v1/reports/")
+REPLICA_READ_TASKS = ("analytics.tasks.run_export",)
+REPLICA_READ_APPS = ("chats", "customers", "telephony", "analytics")
+REPLICA_NEVER = ("analytics.exportjob",)  # claimed and updated by the export task itself
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -298,13 +329,82 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=int(timedelta(hours=12).total_seconds()))
-SECURE_COOKIES = _flag("SECURE_COOKIES", not DEBUG)
+# --- security: sign-in lockout, TLS, CSP (issue 12) ---------------------------------------
+
+# Behind a load balancer that terminates TLS (and sets X-Forwarded-Proto): plain-HTTP requests
+# are redirected to https, browsers are told to stay on https (HSTS) and cookies are secure.
+BEHIND_TLS_PROXY = _flag("BEHIND_TLS_PROXY", False)
+SECURE_COOKIES = _flag("SECURE_COOKIES", not DEBUG or BEHIND_TLS_PROXY)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
-if _flag("BEHIND_TLS_PROXY", False):
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = _flag("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env.int(
+        "SECURE_HSTS_SECONDS", default=int(timedelta(days=365).total_seconds())
+    )
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _flag("SECURE_HSTS_PRELOAD", True)
+    # Probes and the PBX's dialplan may call the web process directly over plain HTTP on the
+    # internal network: a redirect would break them (paths without the leading slash).
+    SECURE_REDIRECT_EXEMPT = env.list(
+        "SECURE_REDIRECT_EXEMPT",
+        default=[r"^healthz$", r"^readyz$", r"^metrics$", r"^api/v1/telephony/route"],
+    )
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp 4): our pages load scripts and styles from our own
+# origin only; no inline scripts, inline event handlers or style attributes. The one
+# exception is the Swagger UI page (smartdesk/urls.py), which keeps its inline stylesheet.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_csp.SELF],
+        "script-src": [_csp.SELF],
+        "style-src": [_csp.SELF],
+        "img-src": [_csp.SELF, "data:", "blob:"],
+        "font-src": [_csp.SELF],
+        "connect-src": [_csp.SELF],
+        "media-src": [_csp.SELF, "blob:"],
+        "object-src": [_csp.NONE],
+        "base-uri": [_csp.SELF],
+        "form-action": [_csp.SELF],
+        "frame-ancestors": [_csp.NONE],
+    }
+}
+
+# Sign-in throttling (django-axes, its own tables; attempts and lockouts in the admin under
+# "Axes"). LOGIN_FAILURES_ALLOWED wrong passwords in a row are allowed, the next one locks
+# for LOGIN_LOCKOUT_MINUTES (0: until an admin deletes the lockout); a right password resets
+# the count. LOGIN_LOCKOUT_PARAMETERS: comma-separated, each "username", "ip_address" or a
+# combination "username+ip_address"; the default locks a username (from any address) and an
+# address (for any username) separately. Behind one NAT address for the whole floor, use
+# "username,username+ip_address" so that one operator's typos cannot lock out the rest.
+AUTHENTICATION_BACKENDS = [
+    "accounts.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURES_ALLOWED = env.int("LOGIN_FAILURES_ALLOWED", default=5)
+AXES_FAILURE_LIMIT = LOGIN_FAILURES_ALLOWED + 1
+_lockout_minutes = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_COOLOFF_TIME = timedelta(minutes=_lockout_minutes) if _lockout_minutes > 0 else None
+AXES_LOCKOUT_PARAMETERS = [
+    part.split("+") if "+" in part else part
+    for part in env.list("LOGIN_LOCKOUT_PARAMETERS", default=["username", "ip_address"])
+]
+for _part in AXES_LOCKOUT_PARAMETERS:
+    if not set([_part] if isinstance(_part, str) else _part) <= {"username", "ip_address"}:
+        raise ImproperlyConfigured(
+            f"LOGIN_LOCKOUT_PARAMETERS: {_part!r} is not username, ip_address or both with +"
+        )
+# Not True: one success from an address would wipe its failures for every username.
+AXES_RESET_ON_SUCCESS = False
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_VERBOSE = False  # no start-up banner in every manage.py command
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 
 # --- i18n --------------------------------------------------------------------------------
 
@@ -347,6 +447,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "smartdesk.api_errors.api_exception_handler",
+    # JSON bodies bounded in size, depth and NUL characters (issue 12, smartdesk/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "smartdesk.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Smartdesk API",
@@ -358,6 +464,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents the shared error answers (issue 12, smartdesk/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "smartdesk.openapi.document_error_responses",
+    ],
 }
 
 # --- conversations -----------------------------------------------------------------------
@@ -439,6 +550,23 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # is set, and otherwise only requests from METRICS_ALLOWED_IPS.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# --- fleet metrics (issue 15) ---
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself, smartdesk/metrics.py): one
+# directory shared by every process of a host or pod, empty at start; /metrics then adds up
+# every process there. METRICS_PORT: a Celery worker (which has no web server) serves those
+# files on this port at METRICS_ADDR (0: it serves none). No token there: keep it internal.
+METRICS_PORT = env.int("METRICS_PORT", default=0)
+METRICS_ADDR = env.str("METRICS_ADDR", default="127.0.0.1")
+# --- beat leader lock (issue 15) ---
+# Only the beat holding this Redis lock sends periodic jobs; a standby takes over within
+# this many seconds of the leader stopping (smartdesk/celery.py).
+BEAT_LOCK_SECONDS = env.int("BEAT_LOCK_SECONDS", default=30)
+# --- PgBouncer in transaction mode (issue 15) ---
+# Server-side cursors (`.iterator()` in exports and roll-ups) outlive a transaction only on
+# one server connection; behind PgBouncer in transaction mode turn them off (docs/deploy.md).
+DB_DISABLE_SERVER_SIDE_CURSORS = _flag("DB_DISABLE_SERVER_SIDE_CURSORS", False)
+if DB_DISABLE_SERVER_SIDE_CURSORS:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 READYZ_TIMEOUT_SECONDS = env.float("READYZ_TIMEOUT_SECONDS", default=2.0)
 
 LOGGING = {
@@ -503,6 +631,20 @@ ANALYTICS_CSAT_ENABLED = _flag("ANALYTICS_CSAT_ENABLED", True)
 # Exports above this many rows are offered as a background job (all formats work directly).
 ANALYTICS_EXPORT_DIRECT_ROWS = env.int("ANALYTICS_EXPORT_DIRECT_ROWS", default=100_000)
 
+# --- AI summaries, trends and anomalies (issue 14, docs/ai.md) ---------------------------------
+# An OpenAI-compatible endpoint that writes summaries; empty (the default): offline cards only.
+AI_LLM_URL = _checked_url("AI_LLM_URL", env.str("AI_LLM_URL", default=""), {"http", "https"})
+AI_LLM_MODEL = env.str("AI_LLM_MODEL", default="")
+AI_LLM_API_KEY = env.str("AI_LLM_API_KEY", default="")
+AI_LLM_TIMEOUT_SECONDS = env.float("AI_LLM_TIMEOUT_SECONDS", default=8.0)
+# Anomaly alerts are also POSTed (JSON) here when set, e.g. a chat-ops incoming webhook.
+AI_ALERT_WEBHOOK_URL = _checked_url(
+    "AI_ALERT_WEBHOOK_URL", env.str("AI_ALERT_WEBHOOK_URL", default=""), {"http", "https"}
+)
+AI_ALERT_WEBHOOK_TIMEOUT_SECONDS = env.float("AI_ALERT_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Hours after an alert during which the same segment raises no other one.
+AI_ANOMALY_COOLDOWN_HOURS = env.int("AI_ANOMALY_COOLDOWN_HOURS", default=6)
+
 # --- telephony (docs/telephony.md) -----------------------------------------------------------
 # What an operator on a call weighs in their load (#4): at or above their capacity, no chat
 # is assigned to them until the call and its wrap-up are over.
@@ -530,3 +672,30 @@ TELEPHONY_FOLLOWUP_INBOX = env.str("TELEPHONY_FOLLOWUP_INBOX", default="")
 # Without Redis a separate `ami` process could not reach the browsers (the in-memory channel
 # layer lives in the web process), so the web process listens to the PBX itself.
 TELEPHONY_AMI_IN_PROCESS = _flag("TELEPHONY_AMI_IN_PROCESS", not REDIS_URL)
+
+# --- input bounds (issue 12) ---------------------------------------------------------------
+# A snooze wakes at most this many days ahead; a report period spans at most this many days.
+SNOOZE_MAX_DAYS = env.int("SNOOZE_MAX_DAYS", default=365)
+REPORT_MAX_DAYS = env.int("REPORT_MAX_DAYS", default=730)
+# JSON request bodies nested deeper than this are refused with a 400 (smartdesk/parsers.py).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=64)
+# The largest request body read into memory (JSON, forms; file uploads aside): larger ones get
+# a JSON 413 on the API and webhooks (smartdesk/middleware.py). Django's own setting.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=2_621_440)
+
+# --- AI classification (issue 14) ----------------------------------------------------------
+# The classifier's text backend: `use` (multilingual sentence encoder from a pinned package,
+# checked by hash) or `tfidf` (character n-grams, the baseline). docs/ai.md
+AI_CLASSIFIER_BACKEND = env.str("AI_CLASSIFIER_BACKEND", default="use")
+if AI_CLASSIFIER_BACKEND not in ("use", "tfidf"):
+    raise ImproperlyConfigured("AI_CLASSIFIER_BACKEND must be use or tfidf")
+# Below this confidence a label is shown as unsure (and no rule acts on it).
+AI_CLASSIFIER_UNSURE_BELOW = env.float("AI_CLASSIFIER_UNSURE_BELOW", default=0.55)
+# Off: conversations are not classified as they arrive (ai_classify still works).
+AI_CLASSIFY_ENABLED = _flag("AI_CLASSIFY_ENABLED", True)
+# A conversation is classified after each of its customer's first N messages, and on close.
+AI_CLASSIFY_FIRST_MESSAGES = env.int("AI_CLASSIFY_FIRST_MESSAGES", default=3)
+# A complaint raises the conversation's priority to this ("high", "urgent"; empty: no rule).
+AI_COMPLAINT_PRIORITY = env.str("AI_COMPLAINT_PRIORITY", default="high")
+# An operator's correction counts as this many seed examples in training.
+AI_CORRECTION_WEIGHT = env.float("AI_CORRECTION_WEIGHT", default=2.0)
