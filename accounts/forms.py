@@ -17,4 +17,15 @@ class PreferencesForm(forms.ModelForm):
 
     class Meta:
         model = OperatorProfile
-        fields = ("language", "time_zone", "font_scale", "high_contrast", "reduced_motion")
+        fields = (
+            "language",
+            "time_zone",
+            "font_scale",
+            "high_contrast",
+            "reduced_motion",
+            "alert_sound",
+            "alert_desktop",
+            "alert_title_count",
+            "reduced_distraction",
+            "keyboard_shortcuts",
+        )

@@ -225,6 +225,8 @@ class OperatorProfile(models.Model):
         LARGE = 115, _("Large")
         LARGER = 130, _("Larger")
         LARGEST = 150, _("Largest")
+        HUGE = 175, _("Very large")
+        DOUBLE = 200, _("Double")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -291,6 +293,32 @@ class OperatorProfile(models.Model):
     )
     high_contrast = models.BooleanField(_("high-contrast theme"), default=False)
     reduced_motion = models.BooleanField(_("reduce motion"), default=False)
+    # Alerts (issue 13). Each is the operator's own choice; "reduced distraction" silences all
+    # of them at once without losing the individual settings.
+    alert_sound = models.BooleanField(
+        _("sound on a new assignment or message"),
+        default=False,
+        help_text=_(
+            "A short tone when a conversation is assigned to you or one of yours gets a message."
+        ),
+    )
+    alert_desktop = models.BooleanField(
+        _("desktop notifications"),
+        default=False,
+        help_text=_("The browser asks for permission the first time you switch this on."),
+    )
+    alert_title_count = models.BooleanField(_("unread count in the tab title"), default=True)
+    reduced_distraction = models.BooleanField(
+        _("reduced distraction"),
+        default=False,
+        help_text=_("No sounds, notifications or title counts, whatever is set above."),
+    )
+    # WCAG 2.1.4: single-key shortcuts can be switched off.
+    keyboard_shortcuts = models.BooleanField(
+        _("single-key shortcuts"),
+        default=True,
+        help_text=_("Keys such as e (close) and s (snooze) in the inbox. Press ? to list them."),
+    )
 
     class Meta:
         verbose_name = _("operator profile")
@@ -306,7 +334,7 @@ class OperatorProfile(models.Model):
                 name="profile_capacity_at_most_100",
             ),
             models.CheckConstraint(
-                condition=models.Q(font_scale__in=[100, 115, 130, 150]),
+                condition=models.Q(font_scale__in=[100, 115, 130, 150, 175, 200]),
                 name="profile_font_scale_valid",
             ),
             models.CheckConstraint(
