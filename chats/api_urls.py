@@ -15,6 +15,7 @@ ACTIONS = {
     "snooze": api.SnoozeView,
     "unsnooze": api.UnsnoozeView,
     "close": api.CloseView,
+    "undo-close": api.UndoCloseView,
     "reopen": api.ReopenView,
     "delete": api.DeleteView,
     "restore": api.RestoreView,

@@ -225,6 +225,9 @@ class Conversation(SoftDeleted):
     last_message_preview = models.CharField(_("last message"), max_length=200, blank=True)
     unread_count = models.PositiveIntegerField(_("unread"), default=0)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # When this close's undo window passed and its `conversation_closed` was sent (the claim
+    # in chats.services.close_undo); NULL while a close still waits for it.
+    close_settled_at = models.DateTimeField(_("close settled at"), null=True, blank=True)
     # Distribution (docs/distribution.md): what the conversation weighs in its operator's load
     # (per channel, stamped on arrival), the skill its topic requires, when it entered its
     # team's queue and when it was last given to someone.
@@ -271,6 +274,13 @@ class Conversation(SoftDeleted):
             models.Index(fields=["assignee", "status", "-last_message_at"], name="conv_assignee"),
             models.Index(fields=["status", "snoozed_until"], name="conv_snooze_due"),
             models.Index(fields=["customer", "-created_at"], name="conv_customer"),
+            # The close-settle sweep (chats.services.close_undo): closes not yet settled.
+            models.Index(
+                "closed_at",
+                "id",
+                name="conv_close_unsettled",
+                condition=Q(status="closed", close_settled_at__isnull=True),
+            ),
             # Every list order the UI and the API offer, each in an index that holds it
             # (partial where the view's filter is fixed), so a page is read in order and the
             # scan stops after it instead of sorting the table. The orders live in

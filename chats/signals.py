@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# A conversation was closed (and the close committed). kwargs: id (the conversation's).
+# A conversation was closed (and the close committed), and stayed closed through the undo
+# window (`CLOSE_UNDO_SECONDS`, chats.tasks.conversation_close_settled). kwargs: id.
 conversation_closed = Signal()
 
 # A customer's message was stored (new, not a retry) and committed. kwargs: id (the message's),

@@ -6,7 +6,7 @@ from celery import shared_task
 
 # The channel tasks (Telegram updates, app push webhooks) register with the worker here.
 from chats.channels import tasks as _channel_tasks  # noqa: F401
-from chats.services import conversations
+from chats.services import close_undo, conversations
 
 
 @shared_task
@@ -49,3 +49,25 @@ def distribution_sweep() -> int:
     from chats.services import distribution
 
     return distribution.distribution_sweep()
+
+
+# --- undo for close (issue 13, chats.services.close_undo) -----------------------------------
+
+
+@shared_task(acks_late=True)
+def conversation_close_settled(conversation_id: int, closed_at: str) -> bool:
+    """The undo window of a close has passed: if that close still stands and nobody settled it
+    yet, what follows a close (survey, AI summary and classification) is set off now. Safe to
+    run twice or early (a claim in the database: see `close_undo.conversation_close_settle`)."""
+    from datetime import datetime
+
+    return close_undo.conversation_close_settle(
+        conversation_id=conversation_id, closed_at=datetime.fromisoformat(closed_at)
+    )
+
+
+@shared_task
+def settle_closed_conversations() -> int:
+    """The sweep: settle every close past its undo window that no task settled (a lost task, a
+    conversation deleted and restored meanwhile, the embedded product's eager Celery)."""
+    return close_undo.conversations_settle_closed()

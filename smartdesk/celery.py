@@ -37,6 +37,12 @@ app.conf.beat_schedule = {
         "task": "chats.tasks.wake_due_conversations",
         "schedule": timedelta(seconds=30),
     },
+    # Undo for close (docs/conversations.md): settle every close past its undo window (the
+    # survey, AI summary and classification) that its countdown task did not; idempotent.
+    "settle-closed-conversations": {
+        "task": "chats.tasks.settle_closed_conversations",
+        "schedule": timedelta(seconds=5),
+    },
     # Distribution's safety net: presence timeouts, reassigning the unanswered conversations
     # of away operators, load reconciliation and a pass over every team queue.
     "distribution-sweep": {

@@ -15,6 +15,7 @@ from chats.api.actions import (
     SnoozeView,
     TransferView,
     UnassignView,
+    UndoCloseView,
     UnsnoozeView,
 )
 from chats.api.conversations import ConversationDetailView, ConversationListView, SearchView
@@ -45,5 +46,6 @@ __all__ = [
     "TemplateRenderView",
     "TransferView",
     "UnassignView",
+    "UndoCloseView",
     "UnsnoozeView",
 ]

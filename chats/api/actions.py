@@ -35,6 +35,7 @@ from chats.serializers import (
 from chats.services.conversations import (
     conversation_assign,
     conversation_close,
+    conversation_close_undo,
     conversation_delete,
     conversation_reopen,
     conversation_restore,
@@ -163,6 +164,17 @@ class UnsnoozeView(ConversationActionView):
 class CloseView(ConversationActionView):
     def act(self, *, conversation: Conversation, data: dict[str, Any], actor: Any) -> Conversation:
         return conversation_close(conversation=conversation, actor=actor)
+
+
+@_action(
+    "Undo a close",
+    None,
+    "Within `CLOSE_UNDO_SECONDS` of the close: back to the state before it (status, snooze, "
+    "operator); nothing was sent to the customer yet. Later: 409, reopen instead.",
+)
+class UndoCloseView(ConversationActionView):
+    def act(self, *, conversation: Conversation, data: dict[str, Any], actor: Any) -> Conversation:
+        return conversation_close_undo(conversation=conversation, actor=actor)
 
 
 @_action("Reopen", None)

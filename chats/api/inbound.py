@@ -98,6 +98,7 @@ class InboundMessageView(ApiMixin, APIView):
             identity_value=who["value"],
             first_name=who.get("first_name", ""),
             last_name=who.get("last_name", ""),
+            language=who.get("language", ""),
             body=data["text"],
             external_id=data["external_id"],
             attachments=[dict(a) for a in data.get("attachments", [])],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
@@ -30,7 +31,12 @@ from chats.serializers import (
     TemplateListQuerySerializer,
     TemplateRenderQuerySerializer,
 )
-from chats.services.templates import template_context, template_render, template_render_html
+from chats.services.templates import (
+    template_context,
+    template_render,
+    template_render_html,
+    templates_by_language,
+)
 
 # --- templates -------------------------------------------------------------------------
 
@@ -75,6 +81,13 @@ class TemplateListView(ApiMixin, generics.GenericAPIView):
         templates = self.filter_queryset(
             templates_for(request.user, conversation).select_related("team")
         )
+        if conversation is not None:
+            # The customer's language first, then the caller's (as the picker orders them).
+            templates = templates_by_language(
+                templates,
+                customer_language=conversation.customer.language,
+                operator_language=translation.get_language() or "",
+            )
         return Response(self.get_serializer(templates, many=True).data)
 
 

@@ -16,40 +16,18 @@ from accounts.models import Team
 from chats.events import publish_conversation_changed
 from chats.models import Conversation, ConversationEvent, TopicRule
 from chats.services import distribution
+from chats.services.close_undo import (  # the undo's public names stay importable from here
+    close_undoable_until,  # noqa: F401
+    conversation_close_undo,  # noqa: F401
+    settle_close_later,
+)
+from chats.services.common import ActionRefused, _locked, _record, _refuse_if_deleted
 from chats.services.distribution import FIELDS as DISTRIBUTION_FIELDS
-from chats.signals import conversation_closed
 from chats.snooze import check_horizon
-from smartdesk.api_errors import Refused
 from smartdesk.oncommit import after_commit
 
 Status = Conversation.Status
 EventType = ConversationEvent.Type
-
-
-class ActionRefused(Refused):
-    """The action does not fit the conversation's current state (answered as 409)."""
-
-
-def _locked(conversation: Conversation) -> Conversation:
-    return (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("customer", "inbox")
-        .get(pk=conversation.pk)
-    )
-
-
-def _record(conversation: Conversation, type: str, actor: Any, **data: Any) -> ConversationEvent:
-    return ConversationEvent.objects.create(
-        conversation=conversation,
-        type=type,
-        actor=actor if actor is not None and getattr(actor, "pk", None) else None,
-        data=data,
-    )
-
-
-def _refuse_if_deleted(conversation: Conversation) -> None:
-    if conversation.deleted_at is not None:
-        raise ActionRefused(_("This conversation was deleted."))
 
 
 def _check_operator(operator: Any) -> None:
@@ -351,8 +329,16 @@ def conversation_close(*, conversation: Conversation, actor: Any) -> Conversatio
     if locked.status == Status.CLOSED:
         return locked
     before = distribution.snapshot(locked)
+    previous = {  # what an undo puts back (`conversation_close_undo`)
+        "status": locked.status,
+        "waiting_since": locked.waiting_since.isoformat() if locked.waiting_since else None,
+        "snoozed_until": locked.snoozed_until.isoformat() if locked.snoozed_until else None,
+        "snooze_until_reply": locked.snooze_until_reply,
+        "snooze_reason": locked.snooze_reason,
+    }
     locked.status = Status.CLOSED
     locked.closed_at = timezone.now()
+    locked.close_settled_at = None  # this close gets its own settle (chats.services.close_undo)
     locked.waiting_since = None
     _clear_snooze(locked)
     _settle(locked, before, actor)
@@ -360,6 +346,7 @@ def conversation_close(*, conversation: Conversation, actor: Any) -> Conversatio
         update_fields=[
             "status",
             "closed_at",
+            "close_settled_at",
             "waiting_since",
             "snoozed_until",
             "snooze_until_reply",
@@ -368,9 +355,9 @@ def conversation_close(*, conversation: Conversation, actor: Any) -> Conversatio
             "updated_at",
         ]
     )
-    _record(locked, EventType.CLOSED, actor)
+    _record(locked, EventType.CLOSED, actor, before=previous)
     publish_conversation_changed(locked, change=EventType.CLOSED)
-    after_commit(conversation_closed.send, Conversation, id=locked.pk, name="conversation-closed")
+    after_commit(settle_close_later, locked.pk, locked.closed_at, name="conversation-closed")
     return locked
 
 

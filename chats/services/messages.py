@@ -30,7 +30,8 @@ from chats.services.conversations import (
 )
 from chats.services.distribution import channel_weight, initial_priority, request_assignment
 from chats.signals import customer_message_received
-from customers.models import Customer
+from customers.languages import customer_language_set
+from customers.models import Customer, LanguageSource
 from customers.services import customer_identify
 from smartdesk.oncommit import after_commit
 
@@ -239,14 +240,21 @@ def message_receive_from_channel(
     first_name: str = "",
     last_name: str = "",
     attachments: Sequence[dict[str, Any]] = (),
+    language: str = "",
 ) -> tuple[Message, bool]:
     """A channel's delivery: identify the customer and store their message, all or nothing
     (a refused message leaves no new customer behind). Idempotent on `external_id`, even
-    under concurrent deliveries: the losers of a race get the stored message back."""
+    under concurrent deliveries: the losers of a race get the stored message back. A
+    `language` the channel names is stored on the customer as set on purpose: it outranks a
+    messenger's or a browser's (customers.languages)."""
     try:
         with transaction.atomic():
             customer = customer_identify(
                 kind=identity_kind, value=identity_value, first_name=first_name, last_name=last_name
+            )
+            # The integrator names it on purpose: it outranks a messenger's or a browser's.
+            customer_language_set(
+                customer=customer, language=language, source=LanguageSource.EXPLICIT
             )
             return message_receive(
                 inbox=inbox,

@@ -13,11 +13,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from chats.models import Conversation, ReplyTemplate
+from customers.languages import customer_locale, language_normalise
 from customers.selectors import (
     allergies_text,
     last_order_items_text,
@@ -35,13 +38,22 @@ FIELDS: dict[str, Callable[[Conversation, Any], str]] = {
     "customer.name": lambda c, o: c.customer.name,
     "customer.last_order_items": lambda c, o: last_order_items_text(c.customer_id),
     "customer.allergies": lambda c, o: allergies_text(c.customer_id),
-    "customer.tier": lambda c, o: getattr(loyalty_summary(c.customer_id).tier, "name", ""),
+    "customer.tier": lambda c, o: _tier_name(c),
     "customer.points": lambda c, o: str(loyalty_summary(c.customer_id).balance),
     "customer.offer": lambda c, o: top_offer_text(c.customer_id),
     "operator.first_name": lambda c, o: o.first_name or o.username,
     "operator.name": lambda c, o: str(o),
     "conversation.id": lambda c, o: str(c.pk),
 }
+
+
+def _tier_name(conversation: Conversation) -> str:
+    """The tier as the customer reads it: a shipped tier's name in the customer's language."""
+    tier = loyalty_summary(conversation.customer_id).tier
+    if tier is None:
+        return ""
+    with translation.override(customer_locale(conversation.customer)):
+        return str(tier.display_name)
 
 
 def template_fields(body: str) -> list[str]:
@@ -101,6 +113,28 @@ def template_render_html(body: str, context: Mapping[str, str]) -> SafeString:
     parts.append(escape(body[last:]))
     html = "".join(parts).replace("\r\n", "\n").replace("\n", "<br>")
     return mark_safe(html)  # noqa: S308 - every piece was escaped above
+
+
+def _in_language(code: str) -> Q:
+    return Q(language__iexact=code) | Q(language__istartswith=f"{code}-")
+
+
+def templates_by_language(
+    templates: QuerySet[ReplyTemplate], *, customer_language: str, operator_language: str
+) -> QuerySet[ReplyTemplate]:
+    """The picker's order: templates in the customer's language first, then those for any
+    language (no language set), then the operator's own UI language, then the rest; by
+    shortcut within each. With the customer's language unknown, the operator's comes first."""
+    customer = language_normalise(customer_language)
+    operator = language_normalise(operator_language)
+    ranks = []
+    if customer:
+        ranks.append(When(_in_language(customer), then=Value(0)))
+    if operator and operator != customer:
+        ranks.append(When(_in_language(operator), then=Value(1 if not customer else 2)))
+    ranks.append(When(language="", then=Value(2 if not customer else 1)))
+    rank = Case(*ranks, default=Value(3), output_field=IntegerField())
+    return templates.annotate(language_rank=rank).order_by("language_rank", "shortcut", "pk")
 
 
 @transaction.atomic

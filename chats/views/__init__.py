@@ -21,6 +21,7 @@ from chats.views.actions import (
     conversation_take,
     conversation_transfer,
     conversation_unassign,
+    conversation_undo_close,
     conversation_unsnooze,
     message_delete,
 )
@@ -32,6 +33,7 @@ from chats.views.pages import (
     inbox_list,
     inbox_page,
 )
+from chats.views.transfer import conversation_transfer_picker
 
 __all__ = [
     "conversation_close",
@@ -48,7 +50,9 @@ __all__ = [
     "conversation_templates",
     "conversation_thread",
     "conversation_transfer",
+    "conversation_transfer_picker",
     "conversation_unassign",
+    "conversation_undo_close",
     "conversation_unsnooze",
     "inbox_list",
     "inbox_page",

@@ -144,6 +144,7 @@ conversation_unsnooze = _one_service(conversation_services.conversation_unsnooze
 conversation_close = _one_service(conversation_services.conversation_close)
 conversation_reopen = _one_service(conversation_services.conversation_reopen)
 conversation_restore = _one_service(conversation_services.conversation_restore)
+conversation_undo_close = _one_service(conversation_services.conversation_close_undo)
 
 
 @login_required

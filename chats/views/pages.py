@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.http import require_GET
 
 from chats.forms import (
@@ -17,7 +18,12 @@ from chats.selectors import (
     templates_for,
 )
 from chats.services import conversations as conversation_services
-from chats.services.templates import template_context, template_render, template_render_html
+from chats.services.templates import (
+    template_context,
+    template_render,
+    template_render_html,
+    templates_by_language,
+)
 from chats.views.presenters import (
     TEMPLATE_OPTIONS,
     list_context,
@@ -89,8 +95,13 @@ def conversation_templates(request: HttpRequest, pk: int) -> HttpResponse:
     found = templates_for(user, conversation)
     if prefix:
         found = found.filter(shortcut__istartswith=prefix)
+    # The customer's language first, then the operator's (chats.services.templates).
+    found = templates_by_language(
+        found,
+        customer_language=conversation.customer.language,
+        operator_language=translation.get_language() or "",
+    )
     values = template_context(conversation, user)
-    language = conversation.customer.language
     options = []
     for template in found[: TEMPLATE_OPTIONS * 2]:
         option = {"template": template, "preview": "", "text": "", "error": ""}
@@ -100,13 +111,6 @@ def conversation_templates(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             option["error"] = " ".join(error.messages)
         options.append(option)
-    # The customer's language first among templates sharing a shortcut.
-    options.sort(
-        key=lambda o: (
-            o["template"].shortcut,
-            bool(language) and o["template"].language != language,
-        )
-    )
     return render(
         request,
         "chats/_templates.html",

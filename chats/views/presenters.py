@@ -577,6 +577,21 @@ def _js_strings() -> dict[str, str]:
         "noteLabel": _("Internal note (only colleagues see it)"),
         "templates": _("%(n)s templates. Up and down arrows choose, Enter inserts."),
         "noTemplates": _("No template starts with this shortcut."),
+        # The screen-pop of a call (static/js/callpop.js).
+        "callIncoming": _("Incoming call: %(name)s"),
+        "callOutgoing": _("Outgoing call"),
+        "callOutgoingTo": _("Outgoing call: %(name)s"),
+        "callUnknown": _("Unknown caller"),
+        "callWithheld": _("Number withheld"),
+        "callQueue": _("Queue"),
+        "callRinging": _("Ringing…"),
+        "callAnswered": _("Answered"),
+        "callEnded": _("Call ended: add a note if needed."),
+        "callStopped": _("Stopped ringing."),
+        "callFailed": _("The call could not be placed"),
+        "callClose": _("Close"),
+        "callLoading": _("Loading the customer card…"),
+        "callDialFailed": _("Could not start the call."),
     }
 
 

@@ -9,7 +9,8 @@
  *    reconnect from the confirmed watermark; reload when the server asks for a resync;
  *  - action errors (400/403/409) shown in the page; focus and scroll kept across refreshes;
  *  - the composer: reply / note, Ctrl+Enter sends, "/shortcut" opens the template picker;
- *  - keyboard shortcuts (j k r n / t s e ?), never while typing in a field.
+ *  - the keyboard (shortcuts, Esc, focus after every action, the transfer picker) is in
+ *    operator-keys.js.
  */
 (function () {
   "use strict";
@@ -66,11 +67,14 @@
     wanted = { list: false, thread: false, panel: false };
     var chain = Promise.resolve();
     if (parts.thread) {
-      if (threadBusy()) {
+      if (threadBusy() || threadPosts) {
         pendingThread = true;
       } else {
         // The thread first: opening it marks it read, which the list then shows.
-        chain = chain.then(function () { return ajax(threadUrl, "#thread"); });
+        chain = chain.then(function () {
+          if (!threadPosts) return ajax(threadUrl, "#thread");
+          pendingThread = true; // an action answers with the thread: refresh after it
+        });
       }
     }
     if (parts.panel) chain = chain.then(function () { return ajax(panelUrl, "#panel"); });
@@ -84,7 +88,7 @@
   }
 
   function flushPendingThread() {
-    if (pendingThread && !threadBusy()) {
+    if (pendingThread && !threadBusy() && !threadPosts) {
       pendingThread = false;
       schedule({ thread: true, panel: true });
     }
@@ -134,7 +138,7 @@
     }
     var target = detail.target;
     var config = detail.requestConfig;
-    if (target && target.id === "thread" && config && config.verb === "get" && threadBusy()) {
+    if (target && target.id === "thread" && config && config.verb === "get" && (threadBusy() || threadPosts)) {
       // A live refresh that was already on its way when the operator opened a menu or
       // started typing: keep their form, and refresh once they are done with it.
       detail.shouldSwap = false;
@@ -176,11 +180,24 @@
     if (event.detail.xhr.status === 404 && target && target.id === "thread") conversationGone();
   });
 
+  // An action on the thread is on its way: its answer is the fresh thread. A live refresh
+  // that lands first would replace the element the action's answer is aimed at (the answer,
+  // and the focus placed after it, would be lost): it waits, and comes again after.
+  var threadPosts = 0;
+
   document.body.addEventListener("htmx:beforeRequest", function (event) {
     var config = event.detail.requestConfig;
     if (config && config.verb === "post") {
       var errors = document.getElementById("action-errors");
       if (errors) errors.replaceChildren();
+      var target = event.detail.target;
+      if (target && target.id === "thread" && event.detail.xhr) {
+        threadPosts += 1;
+        event.detail.xhr.addEventListener("loadend", function () {
+          threadPosts = Math.max(0, threadPosts - 1);
+          setTimeout(flushPendingThread, 0);
+        });
+      }
     }
   });
 
@@ -887,69 +904,6 @@
     });
   }
 
-  /* ---------------------------------------------------------------- shortcuts ---------- */
-
-  var help = document.getElementById("shortcuts-help");
-  var helpButton = document.getElementById("shortcuts-button");
-  function openHelp() {
-    if (help && !help.open && help.showModal) help.showModal();
-  }
-  if (helpButton && help && help.showModal) {
-    helpButton.hidden = false;
-    helpButton.addEventListener("click", openHelp);
-  }
-
-  function typing(target) {
-    return !!(target && (target.isContentEditable || (target.closest && target.closest("input, textarea, select"))));
-  }
-
-  function openConversation(step) {
-    var links = Array.prototype.slice.call(document.querySelectorAll("#list .row-link"));
-    if (!links.length) return;
-    var from = links.indexOf(document.activeElement);
-    if (from === -1) from = links.findIndex(function (a) { return a.getAttribute("aria-current") === "true"; });
-    var next = from === -1 ? (step > 0 ? links[0] : links[links.length - 1]) : links[from + step];
-    if (next) window.location.assign(next.href);
-  }
-
-  function press(id) {
-    var button = document.getElementById(id);
-    if (button && !button.disabled) {
-      button.focus();
-      button.click();
-    }
-  }
-
-  function openSnooze() {
-    var details = document.getElementById("snooze-details");
-    if (!details) return;
-    details.open = true;
-    var first = details.querySelector("input[name=preset]:checked") || details.querySelector("input, select");
-    if (first) first.focus();
-  }
-
-  document.addEventListener("keydown", function (event) {
-    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (typing(event.target)) return;
-    if (document.querySelector("dialog[open]")) return;
-    switch (event.key) {
-      case "j": openConversation(1); break;
-      case "k": openConversation(-1); break;
-      case "r": compose("reply"); break;
-      case "n": compose("note"); break;
-      case "/": {
-        var search = document.getElementById("search-q");
-        if (!search) return;
-        search.focus();
-        search.select();
-        break;
-      }
-      case "t": press("action-take"); break;
-      case "s": openSnooze(); break;
-      case "e": press("action-close"); break;
-      case "?": openHelp(); break;
-      default: return;
-    }
-    event.preventDefault();
-  });
+  // The keyboard shortcuts, Esc, focus after actions and the transfer picker:
+  // static/js/operator-keys.js.
 })();

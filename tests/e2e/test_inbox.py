@@ -332,7 +332,7 @@ def test_the_keyboard_reaches_the_shortcuts(
     expect(row(live_page, conversation)).to_have_count(0)  # Mine holds active ones only
 
 
-def test_t_takes_a_queued_conversation(
+def test_a_takes_a_queued_conversation(
     live_page: Page, operator: User, support_inbox: Inbox
 ) -> None:
     queued = in_thread(lambda: factories.make_conversation(inbox=support_inbox, text="Алло?"))
@@ -340,7 +340,7 @@ def test_t_takes_a_queued_conversation(
     open_live(live_page, f"/inbox/c/{queued.pk}/?view=queue")
     expect(live_page.locator("#thread-assignee")).to_contain_text("nobody")
 
-    live_page.locator("body").press("t")
+    live_page.locator("body").press("a")  # "t" is Transfer (issue 13)
 
     expect(live_page.locator("#thread-assignee")).to_have_text("anna")
     expect(live_page.locator("#thread-heading")).to_be_focused()  # the button is gone
