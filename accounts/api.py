@@ -31,6 +31,21 @@ class MeSerializer(serializers.Serializer):
     presence = serializers.CharField(allow_null=True)
     load = serializers.IntegerField(allow_null=True)
     capacity = serializers.IntegerField(allow_null=True)
+    # The alert preferences as the operator set them; `reduced_distraction` silences all three.
+    alert_sound = serializers.BooleanField()
+    alert_desktop = serializers.BooleanField()
+    alert_title_count = serializers.BooleanField()
+    reduced_distraction = serializers.BooleanField()
+    keyboard_shortcuts = serializers.BooleanField()
+
+
+_ALERT_DEFAULTS = {
+    "alert_sound": False,
+    "alert_desktop": False,
+    "alert_title_count": False,
+    "reduced_distraction": False,
+    "keyboard_shortcuts": True,
+}
 
 
 class MeView(APIView):
@@ -53,6 +68,10 @@ class MeView(APIView):
             "presence": profile.presence if profile else None,
             "load": profile.load if profile else None,
             "capacity": profile.capacity if profile else None,
+            **{
+                name: getattr(profile, name) if profile else default
+                for name, default in _ALERT_DEFAULTS.items()
+            },
         }
         return Response(MeSerializer(data).data)
 

@@ -83,7 +83,7 @@ def _audit(
 ) -> AccessAuditEntry:
     return AccessAuditEntry.objects.create(
         actor=actor if actor is not None and actor.pk else None,
-        actor_repr=str(actor) if actor is not None else "system",
+        actor_repr=str(actor) if actor is not None else "",  # empty: the system (shown translated)
         action=action,
         target_type=target_type,
         target_id=target_id,
@@ -219,7 +219,7 @@ def profile_role_check(*, profile_id: int | None, role: Role) -> None:
     if current != role.pk:
         raise ValidationError(
             _("The role “%(role)s” is archived and cannot be given to anyone new."),
-            params={"role": role.name},
+            params={"role": role.display_name},
             code="archived_role",
         )
 
@@ -341,7 +341,18 @@ def user_create(
     return user
 
 
-_PREFERENCE_FIELDS = ("language", "time_zone", "font_scale", "high_contrast", "reduced_motion")
+_PREFERENCE_FIELDS = (
+    "language",
+    "time_zone",
+    "font_scale",
+    "high_contrast",
+    "reduced_motion",
+    "alert_sound",
+    "alert_desktop",
+    "alert_title_count",
+    "reduced_distraction",
+    "keyboard_shortcuts",
+)
 
 
 @transaction.atomic

@@ -43,6 +43,7 @@ class MessageEvent(TypedDict):
     message_id: int
     kind: str
     delivery_status: str
+    assignee_id: int | None  # whose conversation: "one of mine" for the page's alerts
 
 
 def conversation_groups(
@@ -146,6 +147,7 @@ def publish_message(message: Message, *, type: str = "message.created") -> None:
         "message_id": message.pk,
         "kind": message.kind,
         "delivery_status": message.delivery_status,
+        "assignee_id": message.conversation.assignee_id,
     }
     conversation = message.conversation
     _publish_to_conversation(

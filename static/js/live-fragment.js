@@ -241,6 +241,8 @@
         if (state.reconnecting) soon(); // whatever happened while we were away
       },
       onMessage: function (message) {
+        // Other scripts of the page (alerts.js) hear the same socket, as on the inbox.
+        document.dispatchEvent(new CustomEvent("smartdesk:live", { detail: message }));
         if (REFRESH_EVENTS[message.type]) soon();
       },
       onResync: function () { window.location.reload(); }, // too far behind: start afresh
