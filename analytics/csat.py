@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from analytics.models import CsatResponse
 from chats.models import Conversation, Inbox, TelegramChat
+from customers.languages import customer_locale
 from smartdesk.oncommit import after_commit
 from smartdesk.realtime import send_now
 
@@ -39,7 +40,7 @@ class AlreadyRated(Exception):
 
 
 def _question(customer: Any) -> str:
-    with translation.override(getattr(customer, "language", "") or settings.LANGUAGE_CODE):
+    with translation.override(customer_locale(customer)):
         return _("How did we do? Rate this conversation from 1 (bad) to 5 (excellent).")
 
 
@@ -232,7 +233,7 @@ def on_telegram_callback(
         return
     from chats.channels.telegram.client import TelegramClient, TelegramError
 
-    with translation.override(getattr(customer, "language", "") or settings.LANGUAGE_CODE):
+    with translation.override(customer_locale(customer)):
         text = _("Thank you! You rated us %(n)d of 5.") % {"n": survey.rating}
 
     def thank() -> None:

@@ -21,6 +21,7 @@ from chats.channels.downloads import attachment_api_url
 from chats.models import Conversation, Inbox, Message
 from chats.selectors import customer_identities, effective_status
 from chats.snooze import PRESETS
+from customers.languages import language_validate
 from customers.models import Identity
 from customers.services import identity_normalise
 
@@ -353,6 +354,19 @@ class InboundCustomerSerializer(serializers.Serializer):
     value = serializers.CharField(max_length=255)
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    language = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=35,
+        help_text="The customer's language if your system knows it, e.g. `ru` or `en-GB`: "
+        "taken as set on purpose, it outranks what a messenger or a browser says.",
+    )
+
+    def validate_language(self, value: str) -> str:
+        try:
+            return language_validate(value)
+        except ValueError as problem:
+            raise serializers.ValidationError(str(problem)) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not identity_normalise(attrs["kind"], attrs["value"]):

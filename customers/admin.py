@@ -7,16 +7,19 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from accounts.access import Capability, has_capability
 from customers import loyalty
 from customers.auth import integration_client_create
+from customers.languages import language_validate
 from customers.models import (
     Customer,
     CustomerTag,
     GoodwillRequest,
     Identity,
     IntegrationClient,
+    LanguageSource,
     LoyaltyAccount,
     LoyaltyTier,
     LoyaltyTransaction,
@@ -65,14 +68,51 @@ class PromoParticipationInline(CapabilityPermissions, admin.TabularInline):
     fields = ("code", "name", "status", "joined_at", "ends_at")
 
 
+class CustomerForm(forms.ModelForm):
+    # Longer than the stored code: "en-GB" is accepted and stored as "en".
+    language = forms.CharField(
+        label=_lazy("language"),
+        max_length=35,
+        required=False,
+        help_text=_lazy("A language code such as “ru” or “en-GB”; stored without the region."),
+    )
+
+    class Meta:
+        model = Customer
+        fields = ("external_id", "first_name", "last_name", "language", "birthday", "notes")
+
+    def clean_language(self) -> str:
+        try:
+            return language_validate(self.cleaned_data.get("language", ""))
+        except ValueError as problem:
+            raise forms.ValidationError(str(problem)) from None
+
+
 @admin.register(Customer)
 class CustomerAdmin(CapabilityModelAdmin):
     view_capability = Capability.USE_ADMIN
     change_capability = Capability.VIEW_CUSTOMER_PII
+    form = CustomerForm
     list_display = ("id", "first_name", "last_name", "external_id", "language", "created_at")
     search_fields = ("first_name", "last_name", "external_id")
-    fields = ("external_id", "first_name", "last_name", "language", "birthday", "notes")
+    fields = (
+        "external_id",
+        "first_name",
+        "last_name",
+        "language",
+        "language_source",
+        "birthday",
+        "notes",
+    )
+    readonly_fields = ("language_source",)
     inlines = [IdentityInline, CustomerTagInline, PromoParticipationInline]
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        if "language" in form.changed_data:
+            # Set by a person: outranks what a messenger or a browser says (customers.languages).
+            # Cleared, it is unknown again: anything may fill it.
+            obj.language_source = LanguageSource.EXPLICIT if obj.language else LanguageSource.HINT
+        super().save_model(request, obj, form, change)
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         # Finding a customer by phone or e-mail tells whose it is: personal data.

@@ -26,7 +26,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.models import Customer, CustomerMerge, Identity
+from customers.models import Customer, CustomerMerge, Identity, LanguageSource
 from customers.services import customer_identify, identity_normalise
 from smartdesk.oncommit import after_commit
 
@@ -34,6 +34,9 @@ from smartdesk.oncommit import after_commit
 # `conversation_ids`-like consumers read `merge.moved`. Receivers in other apps publish their
 # own live events (customers imports no other app).
 customers_merged = Signal()
+
+# In a merge log's `fields`: the kept customer's language and its source before the merge.
+LANGUAGE_BEFORE = "language_before"
 
 
 def _relations() -> list[models.ForeignKey]:
@@ -126,8 +129,9 @@ def customer_merge(
 
 
 def _copy_blank_fields(source: Customer, target: Customer) -> dict[str, Any]:
-    """Names, language and the back-office id fill in what the kept customer lacks; the log
-    remembers what was copied so an undo can clear it again."""
+    """Names and the back-office id fill in what the kept customer lacks; the language is the
+    higher-ranked of the two (customers.languages). The log remembers what was copied (and
+    the language it replaced) so an undo can put it back."""
     copied: dict[str, Any] = {}
     source_ext = getattr(source, "external_id", None)
     target_ext = getattr(target, "external_id", None)
@@ -136,17 +140,23 @@ def _copy_blank_fields(source: Customer, target: Customer) -> dict[str, Any]:
             _("The customers have different back-office ids (%(a)s, %(b)s): they are two people.")
             % {"a": source_ext, "b": target_ext}
         )
-    for name in ("first_name", "last_name", "language", "external_id"):
+    for name in ("first_name", "last_name", "external_id"):
         if not hasattr(target, name):
             continue
         if getattr(source, name) and not getattr(target, name):
             copied[name] = getattr(source, name)
+    if source.language and (not target.language or source.language_source > target.language_source):
+        # Filling a blank or strictly firmer: between equals the kept customer's stays.
+        copied["language"] = source.language
+        copied["language_source"] = source.language_source
+        copied[LANGUAGE_BEFORE] = [target.language, target.language_source]
     if "external_id" in copied:
         # Unique: it leaves the source before it arrives on the target.
         Customer.objects.filter(pk=source.pk).update(external_id=None)
-    if copied:
-        Customer.objects.filter(pk=target.pk).update(**copied)
-        for name, value in copied.items():
+    written = {name: value for name, value in copied.items() if name != LANGUAGE_BEFORE}
+    if written:
+        Customer.objects.filter(pk=target.pk).update(**written)
+        for name, value in written.items():
             setattr(target, name, value)
     return copied
 
@@ -205,8 +215,17 @@ def customer_unmerge(*, merge: CustomerMerge, actor: Any = None) -> CustomerMerg
         cleared = {
             name: (None if name == "external_id" else "")
             for name, value in merge.fields.items()
-            if getattr(target, name, None) == value
+            if name in ("first_name", "last_name", "external_id")
+            and getattr(target, name, None) == value
         }
+        # (A log from before the ranking has no `language_source`: the language alone.)
+        if "language" in merge.fields and (target.language, target.language_source) == (
+            merge.fields["language"],
+            merge.fields.get("language_source", target.language_source),
+        ):
+            # Unchanged since the merge: the kept customer's own language comes back.
+            before = merge.fields.get(LANGUAGE_BEFORE) or ["", LanguageSource.HINT]
+            cleared["language"], cleared["language_source"] = before[0], before[1]
         if cleared:
             Customer.objects.filter(pk=merge.target_id).update(**cleared)
         if merge.fields.get("external_id") and "external_id" in cleared:

@@ -13,6 +13,15 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
+class LanguageSource(models.IntegerChoices):
+    """Where the customer's language came from, ranked: a firmer source is never overwritten
+    by a weaker one (customers.languages)."""
+
+    HINT = 1, _("browser's guess")
+    CHANNEL = 2, _("said by a messenger or the app")
+    EXPLICIT = 3, _("set by a person or the business")
+
+
 class Customer(models.Model):
     # The back office's own id for this person: orders and the checkout refer to it.
     # NULL, not "": customers met on a channel have none, and must not collide in the index.
@@ -22,6 +31,10 @@ class Customer(models.Model):
     first_name = models.CharField(_("first name"), max_length=150, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
     language = models.CharField(_("language"), max_length=8, blank=True)
+    # Meaningless while `language` is empty (anything fills an empty language).
+    language_source = models.PositiveSmallIntegerField(
+        _("language source"), choices=LanguageSource.choices, default=LanguageSource.HINT
+    )
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -287,7 +300,20 @@ class LoyaltyTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name to show people: a shipped tier's in their language (`customers.tiers`)."""
+        from customers.tiers import tier_name
+
+        return tier_name(self)
+
+    @property
+    def display_perks(self) -> str:
+        from customers.tiers import tier_perks
+
+        return tier_perks(self)
 
 
 class LoyaltyAccount(models.Model):

@@ -24,6 +24,7 @@ from customers.models import (
     Customer,
     CustomerTag,
     Identity,
+    LanguageSource,
     Order,
     OrderItem,
     Product,
@@ -143,11 +144,18 @@ def _resolve_customers(
             if value and getattr(customer, name) != value:
                 setattr(customer, name, value)
                 dirty = True
+        # The back office sets the language on purpose: it outranks a messenger's or a
+        # browser's (customers.languages).
+        if spec.get("language") and customer.language_source != LanguageSource.EXPLICIT:
+            customer.language_source = LanguageSource.EXPLICIT
+            dirty = True
         if dirty:
             customer.updated_at = timezone.now()  # bulk_update does not touch auto_now
             changed.append(customer)
     if changed:
-        Customer.objects.bulk_update(changed, [*CUSTOMER_NAME_FIELDS, "updated_at"])
+        Customer.objects.bulk_update(
+            changed, [*CUSTOMER_NAME_FIELDS, "language_source", "updated_at"]
+        )
     # Identities: add what is missing; one owned by somebody else stays theirs (#5 merges).
     new_identities = []
     for ext, (pairs, _problems) in identities.items():

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from customers.languages import language_validate
 from customers.models import (
     Allergen,
     LoyaltyTransaction,
@@ -73,7 +74,13 @@ class CustomerUpsertSerializer(serializers.Serializer):
 
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    language = serializers.CharField(max_length=8, required=False, allow_blank=True)
+    language = serializers.CharField(
+        max_length=35,
+        required=False,
+        allow_blank=True,
+        help_text="A language code such as `ru` or `en-GB`; stored without the region. Set by "
+        "the back office, it outranks what a messenger or a browser says.",
+    )
     birthday = serializers.DateField(required=False, allow_null=True)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     phones = serializers.ListField(
@@ -87,6 +94,12 @@ class CustomerUpsertSerializer(serializers.Serializer):
     favourites = _tag_list()
     preferences = _tag_list()
     promotions = PromotionInSerializer(many=True, required=False, max_length=100)
+
+    def validate_language(self, value: str) -> str:
+        try:
+            return language_validate(value)
+        except ValueError as problem:
+            raise serializers.ValidationError(str(problem)) from None
 
 
 class CustomerRefInSerializer(serializers.Serializer):

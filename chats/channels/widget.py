@@ -16,6 +16,7 @@ from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -49,6 +50,8 @@ def _strings() -> dict[str, str]:
         "Support": _("Support"),
         "attachment": _("attachment"),
         "Something went wrong; try again.": _("Something went wrong; try again."),
+        # Shown instead of the browser's own "Failed to fetch" when the network is down.
+        "offline": _("No connection. Check the internet and try again."),
         "You are number %s in the queue.": _("You are number %s in the queue."),
         "About %s min.": _("About %s min."),
         # The satisfaction survey after a conversation is closed (analytics.csat).
@@ -83,6 +86,8 @@ def widget_script(request: HttpRequest, key: str) -> HttpResponse:
         # Pasted into the widget's style sheet: only a plain hex colour gets there.
         "color": color if WIDGET_COLOR.fullmatch(color) else "",
         "strings": _strings(),
+        # The language the strings are in (the browser's, if we speak it): the panel's `lang`.
+        "lang": get_language() or settings.LANGUAGE_CODE,
     }
     prelude = "var SMARTDESK_CONFIG = " + json.dumps(config, ensure_ascii=False).replace(
         "</", "<\\/"

@@ -25,6 +25,20 @@
   var COLOR = /^#[0-9a-fA-F]{3,8}$/.test(C.color || "") ? C.color : "#2457c5";
   var POLL_MS = 5000;
   var t = function (k) { return (C.strings && C.strings[k]) || k; };
+  // The visitor's language, told to the server so replies and surveys come in it (the host
+  // page may name it: SmartdeskSettings.language, set on purpose; else the browser's, a
+  // guess that never replaces a language the customer or the business chose).
+  function language() {
+    var s = window.SmartdeskSettings || {};
+    return String(s.language || (navigator.languages && navigator.languages[0]) || navigator.language || "").slice(0, 35);
+  }
+  function withLanguage(body) {
+    var s = window.SmartdeskSettings || {};
+    body.language = language();
+    body.language_source = s.language ? "page" : "browser";
+    return body;
+  }
+  var languageSaid = false;
 
   var token = null;
   try { token = localStorage.getItem(STORE); } catch (e) { /* private mode: memory only */ }
@@ -100,6 +114,8 @@
   function $(sel) { return root.querySelector(sel); }
   var panel = $(".panel"), log = $(".log"), statusLine = $(".status");
   var launcher = $(".launch"), textarea = $("textarea"), form = $("form"), csatBox = $(".csat");
+  // Screen readers read the widget in its own language, whatever the host page's is.
+  if (/^[a-z]{2,3}(-[A-Za-z0-9]+)*$/.test(C.lang || "")) $(".sd").setAttribute("lang", C.lang);
   $("#sd-title").textContent = C.title || t("Chat with us");
   $(".x").setAttribute("aria-label", t("Close the chat"));
   $(".x").textContent = "×";
@@ -159,6 +175,11 @@
       body: body ? JSON.stringify(body) : undefined,
       credentials: "omit",
       mode: "cors"
+    }).catch(function () {
+      // The network, not the server: the browser's own words ("Failed to fetch") are English.
+      var err = new Error(t("offline"));
+      err.status = 0;
+      throw err;
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (!r.ok) {
@@ -194,7 +215,8 @@
     // One session for concurrent callers (opening the panel and sending at once): two would
     // leave the socket on one visitor and the messages on another.
     if (!pendingToken) {
-      pendingToken = call("POST", "session/").then(function (d) {
+      pendingToken = call("POST", "session/", withLanguage({})).then(function (d) {
+        languageSaid = true;
         pendingToken = null;
         keep(d.token);
         return token;
@@ -371,8 +393,12 @@
     var clientId = randomId();
     say(t("Sending…"));
     return ensureToken().then(function () {
-      return call("POST", "messages/", { client_id: clientId, text: text });
+      var body = { client_id: clientId, text: text };
+      // Once a page view (a token from an earlier visit never said it).
+      if (!languageSaid) withLanguage(body);
+      return call("POST", "messages/", body);
     }).then(function (d) {
+      languageSaid = true;
       render(d.message);
       say("");
       if (!socket) connect();
@@ -401,7 +427,7 @@
   }
 
   function identify(identity) {
-    var body = {};
+    var body = withLanguage({});
     ["user_id", "email", "phone", "name", "signature"].forEach(function (k) {
       if (identity && identity[k]) body[k] = String(identity[k]);
     });

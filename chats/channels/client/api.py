@@ -36,6 +36,7 @@ from chats.api.base import ApiMixin, parse
 from chats.channels import ratelimit
 from chats.channels.attachments import attachment_check, attachment_store, guess_type
 from chats.channels.client.delivery import client_message_data
+from chats.channels.client.language import LanguageField, language_source_field, said_language
 from chats.channels.client.sessions import (
     ClientSession,
     session_from_token,
@@ -45,10 +46,17 @@ from chats.channels.client.sessions import (
 from chats.models import Conversation, Inbox, Message
 from chats.serializers import ErrorSerializer
 from chats.services.messages import DuplicateDelivery, message_receive
+from customers.languages import customer_language_set
+from customers.models import LanguageSource
 from smartdesk.parsers import BoundedJSONParser
 
 CLIENT_KINDS = (Inbox.Kind.WIDGET, Inbox.Kind.MOBILE)
 HISTORY_LIMIT = 100
+
+
+class SessionSerializer(serializers.Serializer):
+    language = LanguageField()
+    language_source = language_source_field()
 
 
 class TokenSerializer(serializers.Serializer):
@@ -64,6 +72,8 @@ class IdentifySerializer(serializers.Serializer):
     signature = serializers.CharField(
         max_length=128, help_text="Hex HMAC-SHA256 of the identity, with the inbox secret."
     )
+    language = LanguageField()
+    language_source = language_source_field()
 
 
 class ClientMessageSerializer(serializers.Serializer):
@@ -72,6 +82,8 @@ class ClientMessageSerializer(serializers.Serializer):
     )
     text = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
     file = serializers.FileField(required=False, allow_empty_file=False)
+    language = LanguageField()
+    language_source = language_source_field()
 
 
 def _client_ip(request: Request) -> str:
@@ -155,7 +167,11 @@ class ClientView(ApiMixin, APIView):
 class SessionView(ClientView):
     @extend_schema(
         summary="Start an anonymous visitor session (widget)",
-        request=None,
+        description="`language` (else the first of Accept-Language): the visitor's language, "
+        "stored on the customer their first message creates. `language_source: page` when "
+        "the host page set it on purpose; otherwise it is a guess that never replaces a "
+        "language set on purpose.",
+        request=SessionSerializer,
         responses={
             201: TokenSerializer,
             403: OpenApiResponse(ErrorSerializer),
@@ -171,7 +187,9 @@ class SessionView(ClientView):
             window=3600,
             message=_("Too many new chats from this address; try again later."),
         )
-        session = session_start(inbox=self.inbox)
+        data = parse(SessionSerializer, request.data or {})
+        language, source = said_language(self.inbox, data, request)
+        session = session_start(inbox=self.inbox, language=language, language_source=source)
         return Response({"token": session.token(), "customer_id": None}, status=201)
 
 
@@ -196,6 +214,7 @@ class IdentifyView(ClientView):
         data = parse(IdentifySerializer, request.data)
         session = self.get_session(request) if "Authorization" in request.headers else None
         values = {k: str(data.get(k) or "").strip() for k in ("user_id", "email", "phone")}
+        language, source = said_language(self.inbox, data, request)
         try:
             identified = session_identify(
                 inbox=self.inbox,
@@ -203,6 +222,8 @@ class IdentifyView(ClientView):
                 signature=data["signature"],
                 name=data.get("name", ""),
                 session=session,
+                language=language,
+                language_source=source,
             )
         except PermissionDenied as refusal:
             raise exceptions.PermissionDenied(str(refusal)) from None
@@ -281,6 +302,7 @@ class MessagesView(ClientView):
             message=_("You are sending messages too fast; wait a moment."),
         )
         data = parse(ClientMessageSerializer, request.data)
+        language, source = said_language(self.inbox, data)
         attachments = []
         upload = data.get("file")
         if upload is not None:
@@ -290,7 +312,12 @@ class MessagesView(ClientView):
                 attachment_store(name=upload.name, content=upload.read(), content_type=content_type)
             )
         message, created = client_message_post(
-            session=session, client_id=data["client_id"], text=data["text"], attachments=attachments
+            session=session,
+            client_id=data["client_id"],
+            text=data["text"],
+            attachments=attachments,
+            language=language,
+            language_source=source,
         )
         return Response(
             {"message": client_message_data(message), "created": created},
@@ -299,14 +326,22 @@ class MessagesView(ClientView):
 
 
 def client_message_post(
-    *, session: ClientSession, client_id: str, text: str, attachments: list[dict[str, Any]]
+    *,
+    session: ClientSession,
+    client_id: str,
+    text: str,
+    attachments: list[dict[str, Any]],
+    language: str = "",
+    language_source: int = LanguageSource.HINT,
 ) -> tuple[Message, bool]:
     """Store the customer's message, all or nothing; a repeat (or a racing duplicate) of the
-    same client id returns the stored one."""
+    same client id returns the stored one. A `language` the client names is stored on the
+    customer by its `language_source`'s rank (customers.languages; none changes nothing)."""
     external_id = f"client:{session.subject}:{client_id}"[:128]
     try:
         with transaction.atomic():
             customer = session.customer_or_create()
+            customer_language_set(customer=customer, language=language, source=language_source)
             return message_receive(
                 inbox=session.inbox,
                 customer=customer,

@@ -39,7 +39,8 @@ from customers.identities import (
     customer_identify_verified,
     customer_link_verified,
 )
-from customers.models import Customer, Identity
+from customers.languages import customer_language_set, language_normalise
+from customers.models import Customer, Identity, LanguageSource
 from customers.services import customer_identify
 
 SALT = "smartdesk.client-token"
@@ -58,6 +59,11 @@ class ClientSession:
     inbox: Inbox
     visitor: str = ""
     customer: Customer | None = None
+    # The language the widget's browser (or the app) said at the start, and how firmly
+    # (a `LanguageSource`): the customer created on the first message gets it
+    # (customers.languages).
+    language: str = ""
+    language_source: int = LanguageSource.HINT
 
     @property
     def subject(self) -> str:
@@ -70,6 +76,9 @@ class ClientSession:
 
     def token(self) -> str:
         data: dict[str, Any] = {"i": self.inbox.pk}
+        if self.language:
+            data["l"] = self.language
+            data["ls"] = int(self.language_source)
         if self.visitor:
             data["v"] = self.visitor
         else:
@@ -83,11 +92,29 @@ class ClientSession:
             self.customer = customer_identify(
                 kind=Identity.Kind.WIDGET, value=f"visitor:{self.visitor}"
             )
+            customer_language_set(
+                customer=self.customer, language=self.language, source=self.language_source
+            )
         return self.customer
 
 
-def session_start(*, inbox: Inbox) -> ClientSession:
-    return ClientSession(inbox=inbox, visitor=secrets.token_hex(16))
+def _source(raw: Any) -> LanguageSource:
+    """A token's language source; a token from before the ranking says a browser's guess."""
+    try:
+        return LanguageSource(raw)
+    except ValueError:
+        return LanguageSource.HINT
+
+
+def session_start(
+    *, inbox: Inbox, language: str = "", language_source: int = LanguageSource.HINT
+) -> ClientSession:
+    return ClientSession(
+        inbox=inbox,
+        visitor=secrets.token_hex(16),
+        language=language_normalise(language),
+        language_source=_source(language_source),
+    )
 
 
 def session_from_token(*, inbox: Inbox, token: str) -> ClientSession:
@@ -98,11 +125,15 @@ def session_from_token(*, inbox: Inbox, token: str) -> ClientSession:
         raise PermissionDenied(_("The client token is invalid or expired.")) from None
     if not isinstance(data, dict) or data.get("i") != inbox.pk:
         raise PermissionDenied(_("The client token is for another inbox."))
+    language = language_normalise(data.get("l"))
+    source = _source(data.get("ls"))
     if "c" in data:
         customer = customer_current(int(data["c"]))
         if customer is None:
             raise PermissionDenied(_("The client token is invalid or expired."))
-        return ClientSession(inbox=inbox, customer=customer)
+        return ClientSession(
+            inbox=inbox, customer=customer, language=language, language_source=source
+        )
     visitor = str(data.get("v") or "")
     if not visitor:
         raise PermissionDenied(_("The client token is invalid or expired."))
@@ -116,7 +147,7 @@ def session_from_token(*, inbox: Inbox, token: str) -> ClientSession:
             # The visitor signed in: this token no longer speaks for anyone.
             raise PermissionDenied(_("This chat session ended when the visitor signed in."))
         known = identity
-    session = ClientSession(inbox=inbox, visitor=visitor)
+    session = ClientSession(inbox=inbox, visitor=visitor, language=language, language_source=source)
     if known is not None:
         session.customer = customer_current(known.customer_id)
     return session
@@ -141,10 +172,14 @@ def session_identify(
     signature: str,
     name: str = "",
     session: ClientSession | None = None,
+    language: str = "",
+    language_source: int = LanguageSource.HINT,
 ) -> ClientSession:
     """A verified identify: the signature must match (PermissionDenied otherwise, nothing
     stored). The customer is the one those identities name; an anonymous visitor's history
-    joins them (their visitor record is merged in)."""
+    joins them (their visitor record is merged in). `language` said by `language_source`
+    (else the visitor session's) is stored on the customer by the ranking of
+    customers.languages: a browser's guess never replaces a language set on purpose."""
     if not identify_payload(values):
         raise ValidationError(_("Identify needs a user_id, an email or a phone."))
     for field, _kind in IDENTIFY_FIELDS:
@@ -183,7 +218,12 @@ def session_identify(
         customer = customer_identify_verified(identities=pairs, first_name=first, last_name=last)
     if visitor_identity is not None:
         _claim_visitor(visitor_identity)
-    return ClientSession(inbox=inbox, customer=customer)
+    source = _source(language_source)
+    language = language_normalise(language)
+    if not language and session is not None:
+        language, source = session.language, _source(session.language_source)
+    customer_language_set(customer=customer, language=language, source=source)
+    return ClientSession(inbox=inbox, customer=customer, language=language, language_source=source)
 
 
 def customer_is_anonymous(customer: Customer) -> bool:

@@ -39,7 +39,8 @@ from chats.channels.telegram.updates import (
 from chats.models import Conversation, Inbox, TelegramChat, TelegramUpdate
 from chats.services import messages as message_services
 from customers.identities import customer_link_verified, identity_set_reachable
-from customers.models import Customer, Identity
+from customers.languages import customer_language_set
+from customers.models import Customer, Identity, LanguageSource
 from customers.services import customer_identify
 from smartdesk.oncommit import after_commit
 
@@ -185,6 +186,12 @@ def _customer(inbox: Inbox, message: IncomingMessage) -> Customer:
             )
         except Exception:  # an odd number must not lose the message
             log.warning("telegram contact not linked", exc_info=True)
+    # Telegram says the language of the customer's app: a channel's word (the latest wins
+    # over another channel's or a browser's guess, never over one set on purpose; an update
+    # without it changes nothing).
+    customer_language_set(
+        customer=customer, language=sender.language_code, source=LanguageSource.CHANNEL
+    )
     # A message from them means the bot can reach them again.
     identity_set_reachable(kind=Identity.Kind.TELEGRAM, value=str(sender.id), reachable=True)
     TelegramChat.objects.update_or_create(
@@ -278,6 +285,13 @@ def _callback(inbox: Inbox, callback: CallbackQuery, client: TelegramClient) -> 
     customer = Customer.objects.filter(
         identities__kind=Identity.Kind.TELEGRAM, identities__value=str(callback.sender.id)
     ).first()
+    if customer is not None:
+        # Before the receivers: a CSAT thank-you is worded in the language pressed in.
+        customer_language_set(
+            customer=customer,
+            language=callback.sender.language_code,
+            source=LanguageSource.CHANNEL,
+        )
     # A receiver that fails (a CSAT hook) must not undo the update or retry it forever.
     for receiver, result in telegram_callback.send_robust(
         sender=Inbox,

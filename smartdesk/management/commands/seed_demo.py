@@ -18,6 +18,8 @@ from chats.models import Inbox, ReplyTemplate
 from chats.services import conversations as conversation_services
 from chats.services import messages as message_services
 from customers.demo import seed_customers_demo
+from customers.languages import customer_language_set
+from customers.models import LanguageSource
 from customers.services import customer_identify
 from smartdesk.management.demo_history import seed_history
 from telephony.demo import seed_telephony_demo
@@ -110,6 +112,10 @@ TEMPLATES = [
     ),
 ]
 
+# The language each demo customer writes in (the channel or the back office would say it):
+# names are as the customer writes them, so a Russian template greets "Светлана".
+CUSTOMER_LANGUAGES = {"sv": "ru", "iv": "ru", "ol": "en", "ma": "ru", "js": "en", "al": "ru"}
+
 # key, inbox, (identity kind, value), first, last, messages, then: (action, args)
 CONVERSATIONS: list[
     tuple[str, str, tuple[str, str], str, str, list[str], list[tuple[str, str]]]
@@ -118,8 +124,8 @@ CONVERSATIONS: list[
         "sv",
         "Website chat",
         ("email", "svetlana@example.com"),
-        "Svetlana",
-        "Morozova",
+        "Светлана",
+        "Морозова",
         ["Здравствуйте! Можно ли заказать ролл без кунжута?", "У меня аллергия на кунжут."],
         [
             ("take", "anna"),
@@ -131,8 +137,8 @@ CONVERSATIONS: list[
         "iv",
         "Courier app",
         ("phone", "+7 916 555-01-02"),
-        "Ivan",
-        "Petrov",
+        "Иван",
+        "Петров",
         ["Курьер опаздывает уже на 40 минут, где мой заказ?"],
         [("priority", "2")],
     ),
@@ -153,8 +159,8 @@ CONVERSATIONS: list[
         "ma",
         "Partner API",
         ("email", "maria@partner.example"),
-        "Maria",
-        "Sokolova",
+        "Мария",
+        "Соколова",
         ["Заказ пришёл холодным, хочу вернуть деньги."],
         [("take", "grigory")],
     ),
@@ -171,8 +177,8 @@ CONVERSATIONS: list[
         "al",
         "Courier app",
         ("phone", "+7 903 555-77-88"),
-        "Alexei",
-        "Volkov",
+        "Алексей",
+        "Волков",
         ["Можно поменять адрес доставки?"],
         [],
     ),
@@ -287,6 +293,11 @@ class Command(BaseCommand):
         users = {u.username: u for u in User.objects.filter(username__in=[p[0] for p in PEOPLE])}
         for key, inbox, (kind, value), first, last, texts, actions in CONVERSATIONS:
             customer = customer_identify(kind=kind, value=value, first_name=first, last_name=last)
+            customer_language_set(
+                customer=customer,
+                language=CUSTOMER_LANGUAGES.get(key, ""),
+                source=LanguageSource.CHANNEL,
+            )
             created_any = False
             for n, text in enumerate(texts):
                 message, created = message_services.message_receive(
