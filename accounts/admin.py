@@ -37,7 +37,7 @@ def _audit_table(target_type: str, target_id: int | None) -> str:
         (
             (
                 f"{e.at:%Y-%m-%d %H:%M:%S}",
-                e.actor_repr,
+                e.actor_display,
                 e.get_action_display(),
                 _changes(e.before, e.after),
             )
@@ -184,7 +184,7 @@ class RoleAdmin(CapabilityModelAdmin):
                 "They keep it until you give them another role.",
                 total,
             )
-            % {"role": role.name, "n": total, "names": names},
+            % {"role": role.display_name, "n": total, "names": names},
             messages.WARNING,
         )
 
@@ -205,7 +205,9 @@ class RoleAdmin(CapabilityModelAdmin):
                 service(role=role, actor=request.user)
                 done += 1
             except ValidationError as exc:
-                self.message_user(request, f"{role.name}: {' '.join(exc.messages)}", messages.ERROR)
+                self.message_user(
+                    request, f"{role.display_name}: {' '.join(exc.messages)}", messages.ERROR
+                )
         return done
 
 
@@ -404,10 +406,14 @@ class SkillAdmin(CapabilityModelAdmin):
 
 @admin.register(AccessAuditEntry)
 class AccessAuditEntryAdmin(CapabilityModelAdmin):
-    list_display = ("at", "actor_repr", "action", "target_type", "target_repr", "changes")
+    list_display = ("at", "who", "action", "target_type", "target_repr", "changes")
     list_filter = ("action", "target_type")
     search_fields = ("actor_repr", "target_repr")
     date_hierarchy = "at"
+
+    @admin.display(description=_("who"), ordering="actor_repr")
+    def who(self, entry: AccessAuditEntry) -> str:
+        return entry.actor_display
 
     @admin.display(description=_("before → after"))
     def changes(self, entry: AccessAuditEntry) -> str:

@@ -94,6 +94,13 @@ class Role(models.Model):
     ADMIN = "admin"
     SUPER_ADMIN = "super-admin"
     BUILTIN_SLUGS = (OPERATOR, ADMIN, SUPER_ADMIN)
+    # The names migration 0002 gives the built-in roles, shown in the viewer's language while
+    # the role keeps that name (a name an admin typed is shown as typed).
+    BUILTIN_NAMES = {
+        OPERATOR: ("Operator", _("Operator")),
+        ADMIN: ("Admin", _("Admin")),
+        SUPER_ADMIN: ("Super-admin", _("Super-admin")),
+    }
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
@@ -185,8 +192,14 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         if self.is_archived:
-            return _("%(name)s (archived)") % {"name": self.name}
-        return self.name
+            return _("%(name)s (archived)") % {"name": self.display_name}
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name to show people: a built-in role's in their language, unless renamed."""
+        shipped, translated = self.BUILTIN_NAMES.get(self.slug, (None, None))
+        return str(translated) if shipped is not None and self.name == shipped else self.name
 
     @property
     def is_archived(self) -> bool:
@@ -387,4 +400,9 @@ class AccessAuditEntry(models.Model):
         indexes = [models.Index(fields=["target_type", "target_id", "-at"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.target_repr}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_display} {self.action} {self.target_repr}"
+
+    @property
+    def actor_display(self) -> str:
+        """Who acted, as people read it: a change nobody made by hand is "system", translated."""
+        return self.actor_repr or str(_("system"))

@@ -1,5 +1,5 @@
-"""The statistics pages: the dashboard, the live wallboard, export jobs. Thin: parse the
-period, ask the selectors, render."""
+"""The statistics pages: the dashboard and export jobs (the wallboard: `wallboard_views`).
+Thin: parse the period, ask the selectors, render."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import Capability, capability_required, has_capability
-from accounts.models import Team
+from accounts.access import Capability, capability_required, has_capability, scope_of
+from accounts.models import Role, Team
 from analytics import exports, heatmap, selectors
 from analytics.filters import check_day, check_span
 from analytics.models import ExportJob
@@ -34,6 +34,17 @@ WEEKDAYS = (
     gettext_lazy("Sat"),
     gettext_lazy("Sun"),
 )
+
+
+# The export datasets as the page names them (the file names keep `exports.DATASETS`' keys).
+DATASET_LABELS = {
+    "conversations": gettext_lazy("Conversations"),
+    "events": gettext_lazy("Conversation events"),
+    "messages": gettext_lazy("Messages"),
+    "calls": gettext_lazy("Calls"),
+    "hourly": gettext_lazy("Hourly figures"),
+    "operators": gettext_lazy("Operators"),
+}
 
 
 def _day(value: str | None) -> date | None:
@@ -93,6 +104,16 @@ def _period(request: HttpRequest) -> tuple[selectors.Filters, dict[str, Any]]:
     return filters, form
 
 
+def _filter_teams(user: Any) -> Any:
+    """The teams the period form offers: those the user's scope reports on."""
+    scope = scope_of(user)
+    if scope == Role.Scope.ALL:
+        return Team.objects.order_by("name")
+    if scope == Role.Scope.TEAMS:
+        return Team.objects.filter(members__user_id=user.pk).order_by("name")
+    return Team.objects.none()
+
+
 @require_GET
 @capability_required(Capability.VIEW_STATISTICS)
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -111,7 +132,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "form": form,
         "periods": PERIODS,
-        "teams": Team.objects.order_by("name"),
+        "teams": _filter_teams(request.user),
         "channels": Inbox.Kind.choices,
         "cards": selectors.kpi_cards(filters),
         "trend": trend,
@@ -133,28 +154,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "operators": selectors.operator_table(filters),
         "calls": selectors.calls_available(),
         "can_export": has_capability(request.user, Capability.EXPORT_REPORTS),
-        "datasets": sorted(exports.DATASETS),
+        "datasets": [(ds, DATASET_LABELS.get(ds, ds)) for ds in sorted(exports.DATASETS)],
         "formats": exports.FORMATS,
         "query_string": request.GET.urlencode(),
         **_jobs_context(request.user),
     }
     return render(request, "analytics/dashboard.html", context)
-
-
-def _wallboard_context(request: HttpRequest) -> dict[str, Any]:
-    return {"board": selectors.wallboard(request.user), "now": timezone.now()}
-
-
-@require_GET
-@capability_required(Capability.VIEW_STATISTICS)
-def wallboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "analytics/wallboard.html", _wallboard_context(request))
-
-
-@require_GET
-@capability_required(Capability.VIEW_STATISTICS)
-def wallboard_fragment(request: HttpRequest) -> HttpResponse:
-    return render(request, "analytics/_wallboard.html", _wallboard_context(request))
 
 
 def _export_allowed(request: HttpRequest) -> None:

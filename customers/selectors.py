@@ -249,7 +249,7 @@ def customer_card(
         last_order_at=totals["last"],
         spend=loyalty.spend,
         next_threshold=loyalty.next_tier.threshold if loyalty.next_tier else None,
-        next_tier_name=loyalty.next_tier.name if loyalty.next_tier else "",
+        next_tier_name=loyalty.next_tier.display_name if loyalty.next_tier else "",
         now=now,
     )
     return card
@@ -309,7 +309,7 @@ def top_offer_text(customer_id: int, *, now: datetime | None = None) -> str:
         last_order_at=last,
         spend=loyalty.spend,
         next_threshold=loyalty.next_tier.threshold if loyalty.next_tier else None,
-        next_tier_name=loyalty.next_tier.name if loyalty.next_tier else "",
+        next_tier_name=loyalty.next_tier.display_name if loyalty.next_tier else "",
         now=now,
     )
     return found[0].text if found else ""

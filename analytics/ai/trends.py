@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf, TruncHour
 from django.utils import timezone
 
@@ -271,25 +271,52 @@ def anomaly_webhook_send(*, alert_id: int) -> str:
 # --- what the statistics page shows -----------------------------------------------------------
 
 
-def recent_alerts(*, limit: int = 10) -> list[dict[str, Any]]:
-    """The newest alerts, as rows for the statistics page."""
+def visible_alerts(user: Any) -> QuerySet[AnomalyAlert]:
+    """The alerts `user` may see, by their role's scope: scope `all` every alert; scope `teams`
+    the alerts of their own teams' segments only (a segment of all contacts, a channel, a
+    topic, a label or a city spans every team, so it would tell about the others); scope
+    `assigned` none."""
+    from accounts.access import scope_of
+    from accounts.models import Role, Team
+
+    scope = scope_of(user)
+    alerts = AnomalyAlert.objects.all()
+    if scope == Role.Scope.ALL:
+        return alerts
+    if scope == Role.Scope.TEAMS:
+        mine = Team.objects.filter(members__user_id=user.pk).values_list("pk", flat=True)
+        return alerts.filter(
+            dimension=AnomalyAlert.Dimension.TEAM, value__in=[str(pk) for pk in mine]
+        )
+    return alerts.none()
+
+
+def recent_alerts(*, user: Any, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest alerts `user` may see, as rows for the statistics page."""
     return [
         {
             "alert": alert,
             "segment": segment_name(alert.dimension, alert.value),
             "ratio": alert.ratio,
         }
-        for alert in AnomalyAlert.objects.all()[:limit]
+        for alert in visible_alerts(user)[:limit]
     ]
 
 
-def topic_trends(*, now: datetime | None = None, limit: int = 10) -> list[dict[str, Any]]:
-    """Contacts per topic in the last 7 days against the 7 days before, busiest first."""
+def topic_trends(
+    *,
+    now: datetime | None = None,
+    limit: int = 10,
+    conversations: QuerySet[Conversation] | None = None,
+) -> list[dict[str, Any]]:
+    """Contacts per topic in the last 7 days against the 7 days before, busiest first, among
+    `conversations` (the page passes those the viewer may see; every one by default)."""
     now = now or timezone.now()
     week_ago = now - timedelta(days=7)
     two_weeks_ago = now - timedelta(days=14)
+    source = Conversation.objects.all() if conversations is None else conversations
     rows = (
-        Conversation.objects.filter(created_at__gte=two_weeks_ago, created_at__lt=now)
+        source.filter(created_at__gte=two_weeks_ago, created_at__lt=now)
         .exclude(topic="")
         .values("topic")
         .annotate(

@@ -32,8 +32,15 @@ def handover_card(context: template.Context, conversation: Any) -> dict[str, Any
     return {"text": summary.text, "lang": summary.lang, "source": summary.source, "stored": False}
 
 
-@register.inclusion_tag("analytics/_ai_panels.html")
-def ai_statistics_panels() -> dict[str, Any]:
+@register.inclusion_tag("analytics/_ai_panels.html", takes_context=True)
+def ai_statistics_panels(context: template.Context) -> dict[str, Any]:
+    """The spike alerts and topic trends the viewer may see (their role's scope): alerts of
+    their teams' segments, topics of the conversations they see."""
     from analytics.ai.trends import recent_alerts, topic_trends
+    from chats.selectors import visible_conversations
 
-    return {"alerts": recent_alerts(limit=10), "topics": topic_trends(limit=10)}
+    user = context["request"].user
+    return {
+        "alerts": recent_alerts(user=user, limit=10),
+        "topics": topic_trends(limit=10, conversations=visible_conversations(user)),
+    }

@@ -1,8 +1,8 @@
 /* Smartdesk: anomaly alerts (issue 14) shown live to admins on the inbox page.
  *
  * operator.js re-dispatches every frame of the operator socket as a `smartdesk:live` event;
- * this script reacts to `anomaly.alert` only (the server sends it to the admins' group, so
- * nobody else ever receives one). Each alert is a dismissable line in a polite live region,
+ * this script reacts to `anomaly.alert` only (the server sends it to the admins' group: roles
+ * that see all teams; a team's supervisor finds their team's alerts on the statistics page). Each alert is a dismissable line in a polite live region,
  * linking to the statistics page where the alerts are listed. Nothing here talks to the server.
  */
 (function () {
@@ -23,6 +23,15 @@
   };
   var t = TEXT[lang] || TEXT.en;
   var MAX_SHOWN = 5;
+  // Figures as the statistics page writes them: the page's locale ("2,5" in Russian).
+  var numbers = new Intl.NumberFormat(document.documentElement.getAttribute("lang") || "en", {
+    maximumFractionDigits: 1,
+  });
+
+  function figure(value) {
+    var n = Number(value);
+    return isFinite(n) ? numbers.format(n) : String(value);
+  }
 
   function region() {
     var box = document.getElementById("ai-alerts");
@@ -54,9 +63,9 @@
     var body = document.createElement("span");
     body.textContent = t.line
       .replace("{segment}", alert.dimension === "all" ? t.all : String(alert.segment || alert.value))
-      .replace("{observed}", String(alert.observed))
+      .replace("{observed}", figure(alert.observed))
       .replace("{hour}", hourText(alert.hour))
-      .replace("{expected}", String(alert.expected));
+      .replace("{expected}", figure(alert.expected));
     var link = document.createElement("a");
     link.href = "/statistics/#anomalies";
     link.textContent = t.details;

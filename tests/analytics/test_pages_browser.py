@@ -90,7 +90,7 @@ def test_the_wallboard_follows_the_queue_live(
     waiting = live_page.locator('#wallboard [data-kpi="queue_length"] .kpi-value')
     expect(live_page.get_by_role("heading", level=1, name="Wallboard")).to_be_visible()
     expect(waiting).to_have_text("1")
-    expect(live_page.locator("#wallboard table")).to_contain_text("Support")
+    expect(live_page.locator("#wallboard-teams")).to_contain_text("Support")
     violations: Violations = axe_violations(live_page)
     assert violations == [], describe(violations)
 

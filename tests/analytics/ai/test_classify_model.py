@@ -7,6 +7,7 @@ import json
 import socket
 from unittest import mock
 
+import numpy
 import pytest
 
 from analytics.ai import backends, classifier
@@ -53,7 +54,16 @@ def test_the_shipped_default_model_is_the_one_the_seed_set_trains() -> None:
     assert shipped.meta["seed_sha256"] == classifier.seed_digest(), (
         "seed.jsonl changed: run `python manage.py ai_train --write-default --no-save`"
     )
-    assert classifier.train_default("use").version == shipped.version
+    # Same examples, same weights; not always the same bytes: float sums in the encoder and
+    # the solver differ in the last digits from one CPU to another (1e-5 seen between two
+    # machines), so the arrays are compared within a tolerance far below what moves a label.
+    retrained = classifier.train_default("use")
+    assert sorted(retrained.arrays) == sorted(shipped.arrays)
+    for name, array in shipped.arrays.items():
+        if array.dtype.kind == "f":
+            assert numpy.allclose(retrained.arrays[name], array, rtol=0, atol=1e-3), name
+        else:
+            assert (retrained.arrays[name] == array).all(), name
 
 
 def test_polite_complaints_and_orders_with_side_remarks() -> None:
