@@ -9,25 +9,23 @@
 (function () {
   "use strict";
 
-  var root = document.documentElement;
-  var lang = (root.getAttribute("lang") || "en").slice(0, 2);
-  var TEXT = {
-    en: {
-      incoming: "Incoming call", outgoing: "Outgoing call", unknown: "Unknown caller",
-      withheld: "Number withheld", queue: "Queue", ringing: "Ringing…", answered: "Answered",
-      ended: "Call ended: add a note if needed.", stopped: "Stopped ringing.",
-      failed: "The call could not be placed", close: "Close", loading: "Loading the customer card…",
-      dialFailed: "Could not start the call.",
-    },
-    ru: {
-      incoming: "Входящий звонок", outgoing: "Исходящий звонок", unknown: "Неизвестный номер",
-      withheld: "Номер скрыт", queue: "Очередь", ringing: "Звонит…", answered: "Разговор",
-      ended: "Звонок завершён: при необходимости добавьте заметку.", stopped: "Звонок прекращён.",
-      failed: "Не удалось позвонить", close: "Закрыть", loading: "Загружаем карточку клиента…",
-      dialFailed: "Не удалось начать звонок.",
-    },
+  /* The texts come translated from the server, in the page's language: the inbox renders
+   * them as JSON (#operator-strings, keys call*). English only if a page lacks them. */
+  var t = {
+    incoming: "Incoming call: %(name)s", outgoing: "Outgoing call",
+    outgoingTo: "Outgoing call: %(name)s", unknown: "Unknown caller",
+    withheld: "Number withheld", queue: "Queue", ringing: "Ringing…", answered: "Answered",
+    ended: "Call ended: add a note if needed.", stopped: "Stopped ringing.",
+    failed: "The call could not be placed", close: "Close", loading: "Loading the customer card…",
+    dialFailed: "Could not start the call.",
   };
-  var t = TEXT[lang] || TEXT.en;
+  try {
+    var served = JSON.parse((document.getElementById("operator-strings") || {}).textContent || "{}");
+    Object.keys(t).forEach(function (key) {
+      var name = "call" + key.charAt(0).toUpperCase() + key.slice(1);
+      if (typeof served[name] === "string") t[key] = served[name];
+    });
+  } catch (e) { /* keep the fallback */ }
 
   function csrfToken() {
     try {
@@ -84,7 +82,9 @@
     current = event.call_id;
     dialog.setAttribute("data-call-id", String(event.call_id));
     var who = event.customer_name || (event.caller ? event.caller : t.withheld);
-    var title = (event.direction === "outbound" ? t.outgoing : t.incoming) + ": " + who;
+    /* A replacer function: a name with "$&" in it is inserted as written. */
+    var title = (event.direction === "outbound" ? t.outgoingTo : t.incoming)
+      .replace("%(name)s", function () { return who; });
     document.getElementById("callpop-title").textContent = title;
     var status = t.ringing + (event.queue ? " · " + t.queue + " " + event.queue : "");
     if (!event.customer_id) status += " · " + t.unknown;
