@@ -85,7 +85,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "axes",  # sign-in throttling and lockout (issue 12)
+    "smartdesk.axes_app.AxesConfig",  # django-axes: sign-in throttling and lockout (issue 12)
     "csp",  # Content-Security-Policy header (issue 12)
     "smartdesk",
     "accounts",
@@ -628,6 +628,12 @@ if ANALYTICS_CALL_SL_ABANDONS not in ("against", "ignore", "for"):
 # CSAT: a positive answer is this or more (of 1-5); surveys on/off.
 ANALYTICS_CSAT_POSITIVE = env.int("ANALYTICS_CSAT_POSITIVE", default=4)
 ANALYTICS_CSAT_ENABLED = _flag("ANALYTICS_CSAT_ENABLED", True)
+# Undo for close (issue 13): for this many seconds a close can be taken back; the survey, the
+# AI summary and classification (`conversation_closed`) wait until then.
+CLOSE_UNDO_SECONDS = env.int("CLOSE_UNDO_SECONDS", default=10)
+# Wallboard TV mode: a floor with more teams than one screen holds turns pages this often
+# (at least 5 s).
+WALLBOARD_ROTATE_SECONDS = env.int("WALLBOARD_ROTATE_SECONDS", default=20)
 # Exports above this many rows are offered as a background job (all formats work directly).
 ANALYTICS_EXPORT_DIRECT_ROWS = env.int("ANALYTICS_EXPORT_DIRECT_ROWS", default=100_000)
 

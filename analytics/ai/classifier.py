@@ -5,7 +5,9 @@ multinomial model for the label (complaint / order / consultation) and one one-v
 per topic. It is saved as a small `.npz` (no pickle), named by the hash of its bytes: that name
 is the model version stored with every classification.
 
-`train()` is deterministic: the same examples give the same bytes, hence the same version.
+`train()` is deterministic on one machine: the same examples give the same bytes, hence the same
+version. Another CPU may differ in the last float digits (about 1e-5), hence another version
+for equivalent weights; the shipped default head is what production loads, never a retrain.
 docs/ai.md, "Classification".
 """
 

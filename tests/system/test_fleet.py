@@ -20,7 +20,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -40,14 +40,20 @@ LOCK_SECONDS = 6
 SENT = re.compile(
     r"\[([-0-9]+ [:0-9]+,[0-9]+): [A-Z]+/MainProcess\] Scheduler: Sending due task (\S+)"
 )
-PERIODS = {
-    SWEEP: SWEEP_SECONDS,
-    "wake-due-conversations": 30,
-    "distribution-sweep": 30,
-    "telephony-calls-sweep": 30,
-    "analytics-rollup": 60,
-    "sweep-telegram-updates": 60,
-}
+
+
+def _periods() -> dict[str, float]:
+    """Each periodic job's period, from the beat schedule itself (so a job added later is
+    judged by its own period); the delivery sweep as this stack sets it."""
+    from smartdesk.celery import app
+
+    periods = {
+        name: entry["schedule"].total_seconds()
+        for name, entry in app.conf.beat_schedule.items()
+        if isinstance(entry["schedule"], timedelta)
+    }
+    periods[SWEEP] = SWEEP_SECONDS
+    return periods
 
 
 def _sends(proc: harness.Proc) -> list[str]:
@@ -65,7 +71,7 @@ def _too_soon(procs: list[harness.Proc]) -> list[str]:
     found = []
     for job, stamps in times.items():
         stamps.sort()
-        period = PERIODS.get(job, 3600)
+        period = _periods().get(job, 3600)
         for earlier, later in itertools.pairwise(stamps):
             if (later - earlier).total_seconds() < period * 0.8:
                 found.append(f"{job} at {earlier:%T.%f} and again at {later:%T.%f}")
