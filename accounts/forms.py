@@ -8,6 +8,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import OperatorProfile
+from accounts.services import PREFERENCE_FIELDS
 from accounts.timezones import Choices, time_zone_choices
 
 
@@ -34,18 +35,7 @@ class PreferencesForm(forms.ModelForm):
 
     class Meta:
         model = OperatorProfile
-        fields = (
-            "language",
-            "time_zone",
-            "font_scale",
-            "high_contrast",
-            "reduced_motion",
-            "alert_sound",
-            "alert_desktop",
-            "alert_title_count",
-            "reduced_distraction",
-            "keyboard_shortcuts",
-        )
+        fields = PREFERENCE_FIELDS
         help_texts = {
             # Permission is asked for only on the operator's own click (the box or the button).
             "alert_desktop": _(

@@ -341,7 +341,8 @@ def user_create(
     return user
 
 
-_PREFERENCE_FIELDS = (
+# What an operator may change about their own profile (the preferences page and its form).
+PREFERENCE_FIELDS = (
     "language",
     "time_zone",
     "font_scale",
@@ -358,7 +359,7 @@ _PREFERENCE_FIELDS = (
 @transaction.atomic
 def profile_update_preferences(*, profile: OperatorProfile, **preferences: Any) -> OperatorProfile:
     """The operator's own UI preferences; not an access change, so not audited."""
-    unknown = set(preferences) - set(_PREFERENCE_FIELDS)
+    unknown = set(preferences) - set(PREFERENCE_FIELDS)
     if unknown:
         raise ValueError(f"not preferences: {sorted(unknown)}")
     for name, value in preferences.items():
