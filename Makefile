@@ -45,9 +45,11 @@ test: install ## Run the whole suite: unit, in-process, browser; then the real p
 	@# benchmark smoke runs start processes of their own: one at a time, not beside xdist workers.
 	$(BIN)/pytest -p no:xdist tests/system tests/bench $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-lint: install ## ruff check, ruff format --check, Django system checks, migrations up to date
+lint: install ## ruff check, ruff format --check, the import layers, Django system checks, migrations up to date
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# The layers of docs/architecture.md ([tool.importlinter] in pyproject.toml).
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py check --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/hadolint deploy/Dockerfile
