@@ -75,4 +75,11 @@ class CapabilityPermissions:
 
 
 class CapabilityModelAdmin(CapabilityPermissions, admin.ModelAdmin):
-    pass
+    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
+        # The `list_editable` inputs sit in table cells with no <label> (axe: label): each is
+        # named by its field's label, as its column header reads.
+        formset = super().get_changelist_formset(request, **kwargs)
+        for field in formset.form.base_fields.values():
+            if field.label:
+                field.widget.attrs.setdefault("aria-label", str(field.label))
+        return formset
