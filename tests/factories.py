@@ -110,7 +110,7 @@ def receive(conversation: Conversation, text: str, external_id: str | None = Non
     return message
 
 
-# --- customers: orders, loyalty, back office (#6) ----------------------------------------------
+# --- customers: orders, loyalty, back office ---------------------------------------------------
 
 from datetime import datetime as _datetime  # noqa: E402
 from decimal import Decimal  # noqa: E402

@@ -1,4 +1,4 @@
-"""Arbitrary JSON at every inbound endpoint (issue 12): the Telegram webhook, the widget and
+"""Arbitrary JSON at every inbound endpoint: the Telegram webhook, the widget and
 the mobile app, the inbound channel API, the back office and the operator API.
 
 Hypothesis builds bodies of every shape — nested, unicode, NUL characters, huge numbers,

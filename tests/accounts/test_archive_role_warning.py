@@ -1,4 +1,4 @@
-"""Archiving a role still held by users (issue 13): the admin action archives it — the holders
+"""Archiving a role still held by users: the admin action archives it — the holders
 keep the role, nobody new gets it — and warns, naming every holder, so the super-admin knows
 whom to move. A role nobody holds is archived with the plain confirmation only."""
 

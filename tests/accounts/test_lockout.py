@@ -1,4 +1,4 @@
-"""Sign-in throttling (issue 12): five wrong passwords are allowed, the sixth locks the
+"""Sign-in throttling: five wrong passwords are allowed, the sixth locks the
 username (from any address) and the address (for any username); while locked the right
 password is refused too; the lockout is in axes' tables (the admin) and in our audit trail."""
 

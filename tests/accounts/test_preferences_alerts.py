@@ -1,4 +1,4 @@
-"""The alert preferences (issue 13): the preferences form saves them, groups them, and every
+"""The alert preferences: the preferences form saves them, groups them, and every
 page hands them to static/js/alerts.js; a customer message's live event says whose
 conversation it is, so a page knows "one of mine" without asking the server."""
 

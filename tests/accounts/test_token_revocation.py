@@ -1,5 +1,5 @@
 """API tokens stop working when the password changes or is reset and when the account is
-deactivated, whichever path did it (issue 12)."""
+deactivated, whichever path did it."""
 
 from __future__ import annotations
 

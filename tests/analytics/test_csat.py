@@ -15,8 +15,8 @@ from analytics.models import CsatResponse
 from chats.models import Conversation, Inbox
 from chats.services.conversations import conversation_close, conversation_reopen
 from tests.analytics.conftest import clock
-from tests.channels.conftest import CUSTOMER_TG, bot_api, telegram_inbox, update, webhook  # noqa: F401
-from tests.channels.test_client_api import api, client_for, send, visitor
+from tests.chats.channels.conftest import CUSTOMER_TG, bot_api, telegram_inbox, update, webhook  # noqa: F401
+from tests.chats.channels.test_client_api import api, client_for, send, visitor
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-""" "Export in the background" on the statistics page (#13): the button starts a Celery export
+""" "Export in the background" on the statistics page: the button starts a Celery export
 job, the list shows its progress (polling while it runs) and then links the file, which holds
 the rows. In-process: the Django client, the real task (eager), no browser."""
 

@@ -1,4 +1,4 @@
-"""Formula injection (#12): a customer's name or CSAT comment reaches a spreadsheet as text,
+"""Formula injection: a customer's name or CSAT comment reaches a spreadsheet as text,
 never as something it runs — in CSV (a `'` in front) and XLSX (a text cell, `'` in front),
 on every export path; numbers stay numbers."""
 

@@ -1,4 +1,4 @@
-"""Every export dataset keeps its gate (#12): a user scoped to one team exports only rows of
+"""Every export dataset keeps its gate: a user scoped to one team exports only rows of
 what it may see, in the files and in the API, dataset by dataset. Taking the gate out of any
 one dataset (`visible_conversations`, `visible_calls`, `stat_scope`) fails this test."""
 

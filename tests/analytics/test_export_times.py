@@ -1,4 +1,4 @@
-"""Exports speak the viewer's time and round their figures (#13): every datetime as local
+"""Exports speak the viewer's time and round their figures: every datetime as local
 time with its offset (the requester's time zone) beside UTC for BI; durations in whole
 seconds, percentages with one decimal; no unrounded float in any file or the API."""
 

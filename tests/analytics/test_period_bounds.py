@@ -1,4 +1,4 @@
-"""Report periods are bounded (issue 12): at most `REPORT_MAX_DAYS` long, every date within
+"""Report periods are bounded: at most `REPORT_MAX_DAYS` long, every date within
 the range Python and PostgreSQL share, refused with a JSON 400 (API) or a page message (UI)
 before anything is computed — a heatmap over eight thousand years once took 5.6 GB."""
 

@@ -192,7 +192,7 @@ def test_call_figures_roll_up_from_telephony_calls(operator) -> None:
         ended_at=t + timedelta(seconds=315),
         talk_seconds=300,
         wrapup_seconds=60,
-        hold_seconds=10,  # #7: the queue wait, not in-call hold
+        hold_seconds=10,  # the queue wait, not in-call hold
     )
     make_call(state="abandoned", queue="sales", started_at=t, ended_at=t + timedelta(seconds=2))
     make_call(state="abandoned", queue="sales", started_at=t, ended_at=t + timedelta(seconds=90))

@@ -1,4 +1,4 @@
-"""The wallboard's TV mode (issue 13): per-team tiles with the queue, the longest wait, today's
+"""The wallboard's TV mode: per-team tiles with the queue, the longest wait, today's
 service level and the agents by state, for the teams the viewer may see."""
 
 from __future__ import annotations

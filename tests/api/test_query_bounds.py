@@ -1,5 +1,5 @@
 """Query parameters the schema admits are answered, and ones it does not are a JSON 400
-(issue 12: the schemathesis run found each of these)."""
+(the schemathesis run found each of these)."""
 
 from __future__ import annotations
 

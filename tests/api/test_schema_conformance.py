@@ -1,4 +1,4 @@
-"""The OpenAPI schema says what the API does (issue 12): schemathesis generates requests for
+"""The OpenAPI schema says what the API does: schemathesis generates requests for
 every operation of the live schema (/api/v1/schema/), as an operator and as an admin, sends
 them to the application in this process (WSGI, the test database) and checks each answer:
 no server error, and status code, content type, headers and body as documented.
@@ -57,7 +57,7 @@ PERIOD = {"from", "to", "updated_since"}
 
 
 def _period_refusal(case: Any, response: Any, failure: Failure) -> bool:
-    """A report period the schema admits and the API refuses, as issue 12 requires: longer
+    """A report period the schema admits and the API refuses: longer
     than `REPORT_MAX_DAYS`, outside the supported years, an end before its start, or a day
     that does not exist (02-30). No OpenAPI keyword says any of these, so schemathesis'
     positive_data_acceptance cannot know; the answer is still checked to be exactly that: a
@@ -80,7 +80,7 @@ def _holds_nul(value: Any) -> bool:
 
 
 def _nul_refusal(case: Any, response: Any, failure: Failure) -> bool:
-    """Text with a NUL character, refused with a 400 everywhere (issue 12: PostgreSQL cannot
+    """Text with a NUL character, refused with a 400 everywhere (PostgreSQL cannot
     store it). The schema is OpenAPI 3.0: it cannot forbid a character in the keys of a
     free-form object, so schemathesis generates them as valid."""
     if failure.title != "Schema-valid request rejected" or response.status_code != 400:

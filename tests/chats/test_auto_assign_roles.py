@@ -1,4 +1,4 @@
-"""Who automatic distribution may give conversations to (issues 12 and 13).
+"""Who automatic distribution may give conversations to.
 
 Roles say whether their holders receive automatic assignments: the built-in admin and
 super-admin roles do not (they take conversations by hand), operators do. A role that does not

@@ -1,4 +1,4 @@
-"""Snooze is bounded: at most `SNOOZE_MAX_DAYS` ahead (issue 12). A far-future wake-up time is
+"""Snooze is bounded: at most `SNOOZE_MAX_DAYS` ahead. A far-future wake-up time is
 refused with a page message (UI) or a JSON 400 (API), and a row that already holds one (written
 before the bound existed) does not break a colleague's pages in a zone ahead of UTC."""
 

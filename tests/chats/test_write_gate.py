@@ -1,4 +1,4 @@
-"""The gate's write form (issue 12): what a user may *see* and what they may *act on* differ.
+"""The gate's write form: what a user may *see* and what they may *act on* differ.
 
 A reporting role (scope `all`, statistics and exports, no `handle_conversations`) sees every
 conversation and every card, and is refused every write: each page action, each API action and

@@ -1,4 +1,4 @@
-"""Goodwill limits per person and rolling period (issue 12).
+"""Goodwill limits per person and rolling period.
 
 The limit per grant alone let 20 grants of 200 points through without approval. The role also
 caps what one person grants on their own authority over a rolling period; grants beyond it

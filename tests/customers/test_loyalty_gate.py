@@ -1,4 +1,4 @@
-"""Customer-level writes go through the gate's write form (issue 12).
+"""Customer-level writes go through the gate's write form.
 
 A manual adjustment or a goodwill decision is allowed only for a customer of a conversation the
 user may act on, or with the capability to change any customer's loyalty. A customer whose

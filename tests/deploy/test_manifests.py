@@ -1,4 +1,4 @@
-"""The container image and the Kubernetes manifests (issue 15): the kustomize output builds
+"""The container image and the Kubernetes manifests: the kustomize output builds
 offline, every document is valid for the vendored Kubernetes schemas, the shapes the runbook
 relies on hold (probes, graceful shutdown, single beat and listener, autoscaling, disruption
 budgets, scraping), the environment contract covers every variable of settings.py, and the

@@ -1,4 +1,4 @@
-"""A pseudo-locale that makes untranslated text visible (issue 13).
+"""A pseudo-locale that makes untranslated text visible.
 
 `build(directory)` writes a catalogue for the language `PSEUDO` in which every string that a
 Russian user gets translated is its msgid wrapped in markers: "Inbox" -> "⟦Inbox⟧". The strings

@@ -1,4 +1,4 @@
-"""Alerts for an operator whose Smartdesk tab is in the background (issue 13): a count in the
+"""Alerts for an operator whose Smartdesk tab is in the background: a count in the
 tab title, a desktop notification and a tone when a customer writes in one of their
 conversations or one is assigned to them (static/js/alerts.js, fed by the operator socket).
 Permission for notifications is asked only when the operator clicks for it.

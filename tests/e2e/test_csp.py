@@ -1,4 +1,4 @@
-"""Our pages work under the Content-Security-Policy (issue 12): the browser reports no
+"""Our pages work under the Content-Security-Policy: the browser reports no
 violation (no inline script, handler or style blocked) while the pages do their work."""
 
 from __future__ import annotations

@@ -340,7 +340,7 @@ def test_a_takes_a_queued_conversation(
     open_live(live_page, f"/inbox/c/{queued.pk}/?view=queue")
     expect(live_page.locator("#thread-assignee")).to_contain_text("nobody")
 
-    live_page.locator("body").press("a")  # "t" is Transfer (issue 13)
+    live_page.locator("body").press("a")  # "t" is Transfer
 
     expect(live_page.locator("#thread-assignee")).to_have_text("anna")
     expect(live_page.locator("#thread-heading")).to_be_focused()  # the button is gone

@@ -1,4 +1,4 @@
-"""Issue 13: an operator works a conversation with the keyboard only, no mouse: sign in, open
+"""An operator works a conversation with the keyboard only, no mouse: sign in, open
 the first conversation from the list, reply with a template, add a note, snooze, transfer
 through the picker, close, undo. After each step the server's state is checked, and the focus
 is somewhere useful (never the page body). Expectations auto-wait; nothing sleeps."""

@@ -1,4 +1,4 @@
-"""The operator page as a full-height application (issue 13), measured in Chromium.
+"""The operator page as a full-height application, measured in Chromium.
 
 At 1280×720 and up the list, the thread and the customer card scroll on their own and the
 composer and the conversation's actions stay in view, whatever the length of the thread. At

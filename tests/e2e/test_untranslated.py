@@ -1,4 +1,4 @@
-"""No untranslated text on any page the e2e tests visit (issue 13).
+"""No untranslated text on any page the e2e tests visit.
 
 Every page is rendered in Chromium in a pseudo-locale (tests/e2e/pseudo_locale.py) in which each
 string Russian translates reads "⟦msgid⟧". Whatever Latin text is left outside the markers never

@@ -1,4 +1,4 @@
-"""The wallboard's TV mode in Chromium (issue 13): a floor of 6 teams and 40 operators fits a
+"""The wallboard's TV mode in Chromium: a floor of 6 teams and 40 operators fits a
 1920×1080 and a 1280×720 screen without scrolling or cut text, in English and Russian, with no
 serious accessibility violation; the board follows a new conversation live; Esc leaves it."""
 
@@ -37,7 +37,7 @@ TEAMS = (
 )
 FIRST = ("Анна", "Борис", "Вера", "Глеб", "Дарья", "Егор", "Жанна", "Захар", "Ирина", "Кирилл")
 LAST = ("Иванова", "Смирнов", "Кузнецова", "Попов", "Соколова", "Константинопольская", "Лебедев")
-# Screenshots for a reviewer (issue 13), not committed.
+# Screenshots for a reviewer, not committed.
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 STATES = (
     OperatorProfile.Presence.ONLINE,

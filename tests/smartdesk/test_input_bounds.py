@@ -1,4 +1,4 @@
-"""Every API and webhook refuses hostile input with a JSON 4xx, never a 500 (issue 12):
+"""Every API and webhook refuses hostile input with a JSON 4xx, never a 500:
 deeply nested JSON, NUL characters (PostgreSQL refuses them in text), oversize bodies, and
 HTTP methods no view knows."""
 

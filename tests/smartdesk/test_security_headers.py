@@ -1,5 +1,5 @@
 """Security headers on every response, TLS settings from the environment, and
-`check --deploy` clean in a production-like environment (issue 12)."""
+`check --deploy` clean in a production-like environment."""
 
 from __future__ import annotations
 

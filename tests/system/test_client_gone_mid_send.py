@@ -1,5 +1,5 @@
 """A socket whose client vanishes while the server is sending to it leaves every group it
-had joined, and the connection gauge counts only the sockets still open (issue 11: team
+had joined, and the connection gauge counts only the sockets still open (team
 groups kept ~300 members with no socket open, and the gauge never came down)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A fleet on one host (issue 15): 2 uvicorn + 2 Celery workers + 2 beats on one PostgreSQL and
+"""A fleet on one host: 2 uvicorn + 2 Celery workers + 2 beats on one PostgreSQL and
 Redis, every process sharing one PROMETHEUS_MULTIPROC_DIR as the processes of one pod do.
 
 - Only one beat sends periodic jobs (the leader lock); the other stands by and takes over

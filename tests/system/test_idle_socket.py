@@ -1,5 +1,5 @@
 """An idle operator socket lives: no ping from the browser for a minute, and it is still open
-and still hears the next event (issue 11: the Redis client's 5 s socket timeout equalled the
+and still hears the next event (the Redis client's 5 s socket timeout equalled the
 channel layer's blocking receive, and every idle consumer died within 5-10 s)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Redis killed and restarted in the middle of the traffic (issue 11): every socket ends up
+"""Redis killed and restarted in the middle of the traffic: every socket ends up
 with exactly the events its user may see, none twice; every reply stored is delivered to
 Telegram exactly once; /readyz reports the outage and the recovery."""
 

@@ -1,4 +1,4 @@
-"""A Celery worker killed with `kill -9` in the middle of a batch of deliveries (issue 11: the
+"""A Celery worker killed with `kill -9` in the middle of a batch of deliveries (the
 tasks it held stayed parked for the broker's one-hour visibility timeout, and the stuck
 delivery sweep waited an hour too): with a new worker, every reply reaches Telegram exactly
 once within two minutes and ends `sent`."""

@@ -1,4 +1,4 @@
-"""The gate's write form on telephony (issue 12): the call card's actions — one-click
+"""The gate's write form on telephony: the call card's actions — one-click
 customer, note, follow-up conversation — and click-to-call are writes.
 
 A reporting role (scope `all`, statistics and exports, no `handle_conversations`) sees every

@@ -1,4 +1,4 @@
-"""The spike detector (issue 14): a pure function over hourly counts, scored on a seeded
+"""The spike detector: a pure function over hourly counts, scored on a seeded
 synthetic stream — precision, spike recall, false alerts on a quiet week, one alert a spike."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Anomaly alerts end to end (issue 14): counted from conversations, raised once per spike,
+"""Anomaly alerts end to end: counted from conversations, raised once per spike,
 heard live on an admin's socket (not an operator's), POSTed to the webhook, shown on the
 statistics page beside the topic trends."""
 

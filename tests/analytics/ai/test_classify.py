@@ -1,4 +1,4 @@
-"""Classifying conversations (issue 14): the task after the first customer messages and on
+"""Classifying conversations: the task after the first customer messages and on
 close, the stored model version, complaint → high priority, operators' corrections (gated,
 audited) feeding training, the nightly retrain, and the `ai_classify` contract."""
 

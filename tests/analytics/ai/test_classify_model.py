@@ -1,5 +1,5 @@
-"""The classifier's quality on our own held-out set, its data, and its shipped default model
-(issue 14). The held-out set is never trained on."""
+"""The classifier's quality on our own held-out set, its data, and its shipped default model.
+The held-out set is never trained on."""
 
 from __future__ import annotations
 

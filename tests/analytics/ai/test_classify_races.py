@@ -1,5 +1,5 @@
 """Classification runs finishing out of order, operators' priority and corrections, and a
-correction that must not train a model inside the web request (issue 14)."""
+correction that must not train a model inside the web request."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Rules can use the classifier's topic: a `TopicRule` routes a conversation nobody has taken
-yet to its team; one an operator holds, or an unsure answer, is never moved (issue 14)."""
+yet to its team; one an operator holds, or an unsure answer, is never moved."""
 
 from __future__ import annotations
 

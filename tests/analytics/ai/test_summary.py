@@ -1,4 +1,4 @@
-"""Hand-over cards (issue 14): facts from the text, the customer's request, the operator's
+"""Hand-over cards: facts from the text, the customer's request, the operator's
 promise, what is open — in the dialog's language, ≤ 60 words, no number the dialog lacks."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The optional LLM endpoint (issue 14): its summary is used only when it keeps the rules;
+"""The optional LLM endpoint: its summary is used only when it keeps the rules;
 a failure, a timeout or an invented number falls back to the offline card."""
 
 from __future__ import annotations

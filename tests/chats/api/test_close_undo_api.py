@@ -1,4 +1,4 @@
-"""POST /api/v1/conversations/<id>/undo-close/: the API's undo for a close (issue 13)."""
+"""POST /api/v1/conversations/<id>/undo-close/: the API's undo for a close."""
 
 from __future__ import annotations
 

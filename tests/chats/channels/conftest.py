@@ -13,7 +13,7 @@ from django.test import TestCase, override_settings
 from accounts.models import Team
 from chats.models import Inbox
 from tests import factories
-from tests.channels.fakes import FakeBotApi
+from tests.chats.channels.fakes import FakeBotApi
 
 _ids = itertools.count(500_000)
 BOT_TOKEN = "123456:TEST-token"

@@ -24,8 +24,8 @@ from chats.models import Conversation, DeliveryAttempt, Inbox, Message
 from chats.services import messages as message_services
 from customers.models import Customer, CustomerMerge, Identity
 from tests import factories
-from tests.channels.conftest import committed
-from tests.channels.fakes import PushReceiver
+from tests.chats.channels.conftest import committed
+from tests.chats.channels.fakes import PushReceiver
 
 pytestmark = pytest.mark.django_db
 

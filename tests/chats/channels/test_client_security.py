@@ -19,8 +19,8 @@ from chats.services import messages as message_services
 from customers.identities import customer_merge
 from customers.models import Customer, CustomerMerge, Identity
 from tests import factories
-from tests.channels.conftest import committed
-from tests.channels.test_client_api import SITE, api, client_for, identify, send, visitor
+from tests.chats.channels.conftest import committed
+from tests.chats.channels.test_client_api import SITE, api, client_for, identify, send, visitor
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from chats.services.templates import template_context, template_render
 from customers.languages import customer_language_set, language_label, language_normalise
 from customers.models import Customer, LanguageSource
 from tests import factories
-from tests.channels.conftest import CUSTOMER_TG, committed, update, webhook
-from tests.channels.test_client_api import SITE, api, client_for
+from tests.chats.channels.conftest import CUSTOMER_TG, committed, update, webhook
+from tests.chats.channels.test_client_api import SITE, api, client_for
 
 pytestmark = pytest.mark.django_db
 

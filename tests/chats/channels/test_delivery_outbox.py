@@ -27,7 +27,7 @@ from django.utils import timezone
 from chats.channels.tasks import sweep_stuck_deliveries
 from chats.models import Conversation, DeliveryAttempt, Inbox, Message
 from chats.services import messages as message_services
-from tests.channels.conftest import CUSTOMER_TG, update, webhook
+from tests.chats.channels.conftest import CUSTOMER_TG, update, webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -245,7 +245,7 @@ def _probe(**env: str) -> subprocess.CompletedProcess[str]:
     clean.update(env, DJANGO_SETTINGS_MODULE="smartdesk.settings")
     return subprocess.run(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", _PROBE],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
         env=clean,
         capture_output=True,
         text=True,

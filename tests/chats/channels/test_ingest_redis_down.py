@@ -1,5 +1,5 @@
 """Redis down: ingest answers 503 with Retry-After or stores and answers 201 — never a 500 —
-and a retry once Redis is back stores nothing twice (issue 12).
+and a retry once Redis is back stores nothing twice.
 
 The test starts a redis-server of its own on a free port (never the shared one), points the
 cache and the channel layer at it, stops it, and calls the inbound API and the widget.
@@ -24,7 +24,7 @@ from accounts.models import Team
 from chats.models import Conversation, Inbox, Message
 from customers.models import Customer, Identity
 from tests import factories
-from tests.channels.conftest import committed
+from tests.chats.channels.conftest import committed
 from tests.system.harness import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)

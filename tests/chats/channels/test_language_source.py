@@ -23,8 +23,8 @@ from customers.languages import customer_language_set
 from customers.models import Customer, LanguageSource
 from customers.services import customer_identify
 from tests import factories
-from tests.channels.conftest import CUSTOMER_TG, update, webhook
-from tests.channels.test_client_api import SITE, api, client_for
+from tests.chats.channels.conftest import CUSTOMER_TG, update, webhook
+from tests.chats.channels.test_client_api import SITE, api, client_for
 
 pytestmark = pytest.mark.django_db
 

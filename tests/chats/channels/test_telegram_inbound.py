@@ -15,7 +15,7 @@ from chats.channels.telegram.updates import convert_entities, parse_update
 from chats.models import Conversation, Inbox, Message, MessageRevision, TelegramChat, TelegramUpdate
 from customers.models import Customer, Identity
 from tests import factories
-from tests.channels.conftest import CUSTOMER_TG, update, webhook
+from tests.chats.channels.conftest import CUSTOMER_TG, update, webhook
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.test import Client
 from chats.channels.telegram.delivery import TEXT_LIMIT, split_text, utf16_len
 from chats.models import Conversation, DeliveryAttempt, Inbox, Message
 from chats.services import messages as message_services
-from tests.channels.conftest import CUSTOMER_TG, committed, update, webhook
+from tests.chats.channels.conftest import CUSTOMER_TG, committed, update, webhook
 
 pytestmark = pytest.mark.django_db
 

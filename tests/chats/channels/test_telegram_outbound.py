@@ -14,7 +14,7 @@ from chats.models import Conversation, DeliveryAttempt, Inbox, Message, Telegram
 from chats.services import messages as message_services
 from customers.models import Identity
 from smartdesk.models import LiveEvent
-from tests.channels.conftest import CUSTOMER_TG, committed, update, webhook
+from tests.chats.channels.conftest import CUSTOMER_TG, committed, update, webhook
 
 pytestmark = pytest.mark.django_db
 

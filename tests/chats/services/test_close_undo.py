@@ -1,4 +1,4 @@
-"""Undo for close (issue 13): a short server-side window in which the close can be taken back,
+"""Undo for close: a short server-side window in which the close can be taken back,
 with everything that reaches the customer (the CSAT survey) or costs money (the AI summary and
 classification) held back until the window has passed and the close still stands.
 

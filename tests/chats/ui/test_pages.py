@@ -150,7 +150,7 @@ def test_the_inbox_page_costs_the_same_whatever_the_number_of_rows(
     # 1 session, 2 user, 3 profile with role (middleware; cached for the request),
     # 4 the newest live-event id the socket resumes from,
     # 5 one page of rows with customer, inbox, assignee and team joined in,
-    # 6 the rows' AI labels (issue 14).
+    # 6 the rows' AI labels.
     with django_assert_num_queries(6):
         response = client.get(reverse("inbox"), {"view": "mine"})
     with django_assert_num_queries(6):
@@ -356,7 +356,7 @@ def test_the_thread_page_costs_the_same_whatever_the_number_of_messages(
     # 8 the audit events with actors, 9 the operators those events name, 10 teams for the
     # transfer form, 11 operators for the transfer form, 12 the customer's identities,
     # 13 the customer's other conversations, 14 the thread's AI label, 15 the admin's AI topics,
-    # 16 the rows' AI labels (issue 14).
+    # 16 the rows' AI labels.
     with django_assert_num_queries(16):
         response = client.get(url)
 
