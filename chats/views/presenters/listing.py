@@ -1,0 +1,158 @@
+"""The list pane: which list the operator looks at (`ListState`), its rows with the
+customer's best contact (masked for roles that may not see it), and one page of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.http import HttpRequest
+from django.urls import reverse
+
+from accounts.access import Capability, has_capability, scope_of
+from accounts.models import Role
+from chats.forms import ListParamsForm
+from chats.models import Conversation
+from chats.selectors import (
+    inbox,
+    inbox_views,
+    search_conversations,
+    user_team_ids,
+    visible_conversations,
+    with_effective_status,
+)
+from chats.views.presenters.common import PAGE_SIZE
+from customers.models import Identity
+from customers.selectors import mask_value
+
+# --- the list pane ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListState:
+    """Which list the operator looks at; carried in every link so the list stays put."""
+
+    view: str = "mine"
+    q: str = ""
+    page: int = 1
+
+    def query(self, **changes: Any) -> str:
+        values = {"view": self.view, "q": self.q, "page": self.page, **changes}
+        kept = {
+            key: value
+            for key, value in values.items()
+            if value and not (key == "page" and value == 1)
+        }
+        return urlencode(kept)
+
+    def suffix(self, **changes: Any) -> str:
+        query = self.query(**changes)
+        return f"?{query}" if query else ""
+
+
+def list_state(request: HttpRequest) -> ListState:
+    return ListState(**ListParamsForm(request.GET).params())
+
+
+# The contact a row shows for its customer, best first (an app id tells an operator nothing).
+CONTACT_KINDS = (Identity.Kind.PHONE, Identity.Kind.EMAIL, Identity.Kind.TELEGRAM)
+
+
+def with_contact(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Annotate `contact`: the customer's best contact, in the same query as the rows."""
+    rank = Case(
+        *(When(kind=kind, then=Value(n)) for n, kind in enumerate(CONTACT_KINDS)),
+        output_field=IntegerField(),
+    )
+    best = (
+        Identity.objects.filter(customer_id=OuterRef("customer_id"), kind__in=CONTACT_KINDS)
+        .order_by(rank, "value")
+        .values("value")[:1]
+    )
+    return qs.annotate(contact=Subquery(best))
+
+
+def show_contacts(rows: Iterable[Conversation], user: Any) -> None:
+    """Set each row's `contact_shown`: in full only for roles that may see personal data,
+    masked by the one masking rule otherwise (as on the customer card)."""
+    show = has_capability(user, Capability.VIEW_CUSTOMER_PII)
+    for row in rows:
+        value = getattr(row, "contact", None) or ""
+        row.contact_shown = value if show or not value else mask_value(value)  # type: ignore[attr-defined]
+
+
+def list_row(user: Any, pk: int) -> Conversation | None:
+    """One conversation as a list row shows it, through the gate (deleted ones for the roles
+    that may restore them); None when the user may not see it. One query."""
+    found = (
+        with_contact(with_effective_status(visible_conversations(user, include_deleted=True)))
+        .select_related("customer", "inbox", "assignee", "team")
+        .filter(pk=pk)
+        .first()
+    )
+    if found is not None:
+        show_contacts([found], user)
+    return found
+
+
+def _list_filter(user: Any, state: ListState) -> dict[str, Any]:
+    """What decides whether a conversation belongs in the list shown: the browser places a
+    row pushed by the socket with it (static/js/operator.js). The teams are read only for the
+    views that filter on them."""
+    scope = scope_of(user)
+    team_ids: list[int] = []
+    if not state.q and (
+        state.view == "team" or (state.view == "queue" and scope != Role.Scope.ALL)
+    ):
+        team_ids = list(user_team_ids(user).values_list("pk", flat=True))
+    return {"user_id": user.pk, "scope": scope or "", "team_ids": team_ids}
+
+
+def list_context(request: HttpRequest, state: ListState, current_id: int | None) -> dict:
+    """One page of the list: a single query whatever the page size (rows carry their
+    customer, inbox, assignee, team and contact)."""
+    user = request.user
+    if state.q:
+        rows_qs = with_effective_status(search_conversations(user, state.q))
+    else:
+        rows_qs = inbox(user, view=state.view)
+    offset = (state.page - 1) * PAGE_SIZE
+    rows = list(with_contact(rows_qs)[offset : offset + PAGE_SIZE + 1])
+    show_contacts(rows, user)
+    has_more = len(rows) > PAGE_SIZE
+    views = inbox_views(user)
+    current_view = next((v for v in views if v.slug == state.view), None)
+    # The list sits on the inbox page or beside an open conversation; its links stay there.
+    page_path = reverse("conversation", args=[current_id]) if current_id else reverse("inbox")
+    fragment_path = reverse("inbox-list")
+    pages: dict[str, str | None] = {
+        "next_url": None,
+        "next_fragment_url": None,
+        "previous_url": None,
+        "previous_fragment_url": None,
+    }
+    if has_more:
+        pages["next_url"] = page_path + state.suffix(page=state.page + 1)
+        pages["next_fragment_url"] = fragment_path + state.suffix(
+            page=state.page + 1, current=current_id
+        )
+    if state.page > 1:
+        pages["previous_url"] = page_path + state.suffix(page=state.page - 1)
+        pages["previous_fragment_url"] = fragment_path + state.suffix(
+            page=state.page - 1, current=current_id
+        )
+    return {
+        "views": views,
+        "current_view": current_view,
+        "state": state,
+        "page_path": page_path,
+        "list_query": state.suffix(),
+        "rows": rows[:PAGE_SIZE],
+        "current_id": current_id,
+        "list_refresh_url": fragment_path + state.suffix(current=current_id),
+        "list_filter": _list_filter(user, state),
+        **pages,
+    }
