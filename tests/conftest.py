@@ -25,6 +25,19 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _own_channel_layer() -> None:
+    """Each test gets its own channel-layer instance. channels-redis binds an instance's
+    receive to the event loop that first uses it: the session's ASGI server (e2e tests, in a
+    thread with its own loop) and an in-process consumer test (async_to_sync, another loop)
+    on one instance fail with "Two event loops are trying to receive() on one channel layer
+    at once!" whenever a socket of the server is still open. Sockets already open keep the
+    instance they took at connect; everything else takes a fresh one."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def roles(db: None) -> dict[str, Role]:
     return factories.builtin_roles()
