@@ -9,6 +9,7 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from accounts.models import OperatorProfile, User
 from chats.models import Conversation, ConversationEvent, Inbox, Message, ReplyTemplate
@@ -31,9 +32,19 @@ def focused_id(page: Page) -> str:
 
 
 def focus_in(page: Page, selector: str) -> bool:
-    return page.evaluate(
-        "s => !!(document.activeElement && document.activeElement.closest(s))", selector
-    )
+    """Whether the focus is, or comes within the expect timeout, inside the selector.
+
+    The focus is placed when htmx settles the swap, a moment after the new content shows;
+    this waits for it (the test fails if it never lands there)."""
+    try:
+        page.wait_for_function(
+            "s => !!(document.activeElement && document.activeElement.closest(s))",
+            arg=selector,
+            timeout=5000,
+        )
+    except PlaywrightTimeoutError:
+        return False
+    return True
 
 
 def tab_to(page: Page, element_id: str, limit: int = 12) -> None:

@@ -29,7 +29,9 @@ SELECT %(conversation)s, %(inbox)s, CASE WHEN g %% 2 = 0 THEN 'inbound' ELSE 'ou
        CASE WHEN g %% 2 = 1 THEN 'sent' ELSE '' END, '', '[]'::jsonb, NULL, NULL,
        now() - make_interval(hours => 3 * g), NULL, NULL, NULL, NULL, 0
   FROM generate_series(1, 3000) g;
-UPDATE chats_message SET reply_to_id = id - 1 WHERE id %% 7 = 0 AND inbox_id = %(inbox)s;
+UPDATE chats_message m SET reply_to_id = m.id - 1
+ WHERE m.id %% 7 = 0 AND m.inbox_id = %(inbox)s
+   AND EXISTS (SELECT 1 FROM chats_message p WHERE p.id = m.id - 1);
 INSERT INTO chats_messagerevision (message_id, body, entities, replaced_at)
 SELECT id, 'old ' || body, '[]'::jsonb, created_at + interval '1 minute'
   FROM chats_message WHERE id %% 11 = 0;
@@ -81,13 +83,16 @@ def _partitioned(table: str) -> bool:
 def populated_before(support_inbox):
     """The database at the migration before ours, holding a year of history."""
     conversation = factories.make_conversation(inbox=support_inbox)
-    _migrate(BEFORE)
-    assert not _partitioned("chats_message")
-    assert not _partitioned("smartdesk_liveevent")
-    with connection.cursor() as cursor:
-        cursor.execute(FILL, {"conversation": conversation.pk, "inbox": support_inbox.pk})
-    yield support_inbox
-    _migrate(_leaves())  # whatever happened, the next test finds the schema migrated
+    try:
+        _migrate(BEFORE)
+        assert not _partitioned("chats_message")
+        assert not _partitioned("smartdesk_liveevent")
+        with connection.cursor() as cursor:
+            cursor.execute(FILL, {"conversation": conversation.pk, "inbox": support_inbox.pk})
+        yield support_inbox
+    finally:
+        # Whatever happened, here or in the test, the next test finds the schema migrated.
+        _migrate(_leaves())
 
 
 def test_forward_and_back_keep_every_row(populated_before) -> None:
