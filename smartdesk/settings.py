@@ -604,11 +604,6 @@ if PRESENCE_AWAY_AFTER_SECONDS <= PRESENCE_WRITE_SECONDS + 30:
     raise ImproperlyConfigured(
         "PRESENCE_AWAY_AFTER_SECONDS must exceed PRESENCE_WRITE_SECONDS by more than 30 s"
     )
-# Functions `(customer_id) -> int | None` giving a new conversation's minimum priority; by
-# default the customer's loyalty tier (a top tier's conversations are served first).
-DISTRIBUTION_PRIORITY_HOOKS = env.list(
-    "DISTRIBUTION_PRIORITY_HOOKS", default=["customers.selectors.loyalty_priority"]
-)
 DISTRIBUTION_DEFAULT_HANDLE_SECONDS = env.int("DISTRIBUTION_DEFAULT_HANDLE_SECONDS", default=600)
 
 # --- statistics (docs/kpis.md) ---------------------------------------------------------------

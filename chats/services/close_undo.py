@@ -1,4 +1,4 @@
-"""Undo for close (issue 13), and the settling of a close once its undo window has passed.
+"""Undo for close, and the settling of a close once its undo window has passed.
 
 A close (`conversations.conversation_close`) records what it changed in its `closed` event and
 leaves `close_settled_at` empty. For `CLOSE_UNDO_SECONDS` it can be taken back

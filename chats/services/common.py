@@ -1,4 +1,5 @@
-"""What every conversation service shares: the row lock, the audit event and the refusals.
+"""What every conversation service shares: the row lock, the audit event, the refusals, and
+settling the operators' load after a change (refused when it would overfill an operator).
 
 Its own module so that `conversations` and `close_undo` both build on it without importing
 each other (`conversations.conversation_close` hands its close to `close_undo`).
@@ -10,7 +11,9 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from accounts.access import Capability, has_capability
 from chats.models import Conversation, ConversationEvent
+from chats.services import distribution
 from smartdesk.api_errors import Refused
 
 Status = Conversation.Status
@@ -41,3 +44,13 @@ def _record(conversation: Conversation, type: str, actor: Any, **data: Any) -> C
 def _refuse_if_deleted(conversation: Conversation) -> None:
     if conversation.deleted_at is not None:
         raise ActionRefused(_("This conversation was deleted."))
+
+
+def _settle(locked: Conversation, before: distribution.Snapshot, actor: Any, **kwargs: Any) -> bool:
+    """Loads, queue and triggers after a change (see `distribution.settle`); a manual
+    assignment beyond capacity is refused unless the actor's role may exceed it."""
+    force = actor is not None and has_capability(actor, Capability.EXCEED_CAPACITY)
+    try:
+        return distribution.settle(locked, before, force=force, **kwargs)
+    except distribution.AtCapacity as error:
+        raise ActionRefused(distribution.over_capacity_message(error)) from None

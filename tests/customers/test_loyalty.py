@@ -265,7 +265,7 @@ def test_goodwill_above_the_limit_waits_for_an_admin(tiers, operator, admin_user
 
 
 def test_a_top_tier_customers_new_conversation_is_served_first(tiers, support_inbox):
-    """The loyalty hook is wired into distribution by default (DISTRIBUTION_PRIORITY_HOOKS)."""
+    """Distribution asks the loyalty tier for a new conversation's priority."""
     from chats.models import Conversation
     from chats.selectors import queue_status
 

@@ -18,6 +18,7 @@ from chats import adapters
 from chats.adapters import RetryLater
 from chats.events import publish_message
 from chats.models import Message
+from smartdesk.updates import model_update
 
 log = logging.getLogger(__name__)
 
@@ -191,13 +192,13 @@ def _delivery_outcome(
     ours = queued and message.delivery_claimed_until == until
     if not (ours or (status == Message.Delivery.SENT and message.delivery_status != status)):
         return False
-    message.delivery_status = status
-    message.delivery_error = error
-    message.delivery_claimed_until = None
-    if external_id:
-        message.external_id = external_id
-    message.save(
-        update_fields=["delivery_status", "delivery_error", "delivery_claimed_until", "external_id"]
+    channel_id = {"external_id": external_id} if external_id else {}
+    model_update(
+        message,
+        delivery_status=status,
+        delivery_error=error,
+        delivery_claimed_until=None,
+        **channel_id,
     )
     publish_message(message, type="message.updated")
     return True
@@ -212,9 +213,7 @@ def _delivery_postpone(message_id: int, until: datetime, due: datetime, error: s
         return False
     if message.delivery_claimed_until != until:
         return False
-    message.delivery_error = error
-    message.delivery_claimed_until = due
-    message.save(update_fields=["delivery_error", "delivery_claimed_until"])
+    model_update(message, delivery_error=error, delivery_claimed_until=due)
     publish_message(message, type="message.updated")
     return True
 
@@ -254,11 +253,12 @@ def message_delivery_give_up(*, message_id: int, reason: str) -> str:
     )
     if message is None or message.delivery_status != Message.Delivery.QUEUED:
         return message.delivery_status if message else ""
-    message.delivery_status = Message.Delivery.FAILED
-    message.delivery_error = (_("Gave up after several tries: %(reason)s") % {"reason": reason})[
-        :500
-    ]
-    message.delivery_claimed_until = None
-    message.save(update_fields=["delivery_status", "delivery_error", "delivery_claimed_until"])
+    error = _("Gave up after several tries: %(reason)s") % {"reason": reason}
+    model_update(
+        message,
+        delivery_status=Message.Delivery.FAILED,
+        delivery_error=error[:500],
+        delivery_claimed_until=None,
+    )
     publish_message(message, type="message.updated")
     return message.delivery_status

@@ -13,7 +13,7 @@ from django.utils import timezone
 from chats.events import publish_conversation_changed, publish_message
 from chats.models import Conversation, ConversationEvent, Inbox, Message
 from chats.services.common import _record
-from chats.services.conversations import _reopen, _wake
+from chats.services.conversations.reopening import _reopen, _wake
 from chats.services.distribution import channel_weight, initial_priority, request_assignment
 from chats.services.messages.common import MAX_BODY, Kind, Status, _clean_body, _preview
 from chats.signals import customer_message_received
@@ -21,6 +21,7 @@ from customers.languages import customer_language_set
 from customers.models import Customer, LanguageSource
 from customers.services import customer_identify
 from smartdesk.oncommit import after_commit
+from smartdesk.updates import model_update
 
 
 class DuplicateDelivery(Exception):
@@ -136,19 +137,12 @@ def message_receive(
         # nothing. Raised so the caller's transaction (and any conversation it opened) rolls
         # back; the retry finds the stored message.
         raise DuplicateDelivery(inbox=inbox, external_id=external_id) from None
-    conversation.last_message_at = message.created_at
-    conversation.last_message_preview = _preview(body, attachments)
-    conversation.unread_count += 1
-    if conversation.waiting_since is None:
-        conversation.waiting_since = message.created_at
-    conversation.save(
-        update_fields=[
-            "last_message_at",
-            "last_message_preview",
-            "unread_count",
-            "waiting_since",
-            "updated_at",
-        ]
+    model_update(
+        conversation,
+        last_message_at=message.created_at,
+        last_message_preview=_preview(body, attachments),
+        unread_count=conversation.unread_count + 1,
+        waiting_since=conversation.waiting_since or message.created_at,
     )
     after_commit(
         customer_message_received.send,
@@ -176,16 +170,9 @@ def _album_append(
 ) -> Message:
     """One more part of an album: its files join the album's message; a caption (Telegram
     puts it on one part, any part) becomes the text if there is none yet."""
-    album.attachments = [*album.attachments, *attachments]
-    fields = ["attachments"]
-    if body and not album.body:
-        album.body = body
-        album.entities = list(entities)
-        fields += ["body", "entities"]
-    album.save(update_fields=fields)
-    conversation = album.conversation
-    conversation.last_message_preview = _preview(album.body, album.attachments)
-    conversation.save(update_fields=["last_message_preview", "updated_at"])
+    caption = {"body": body, "entities": list(entities)} if body and not album.body else {}
+    model_update(album, attachments=[*album.attachments, *attachments], **caption)
+    model_update(album.conversation, last_message_preview=_preview(album.body, album.attachments))
     publish_message(album, type="message.updated")
     return album
 
@@ -255,10 +242,7 @@ def message_edit_from_channel(
     MessageRevision.objects.create(
         message=message, body=message.body, entities=message.entities or [], replaced_at=now
     )
-    message.body = body
-    message.entities = list(entities)
-    message.edited_at = now
-    message.save(update_fields=["body", "entities", "edited_at"])
+    model_update(message, body=body, entities=list(entities), edited_at=now)
     conversation = message.conversation
     newest = (
         conversation.messages.filter(
@@ -269,7 +253,6 @@ def message_edit_from_channel(
         .first()
     )
     if newest == message.pk:
-        conversation.last_message_preview = _preview(body, message.attachments)
-        conversation.save(update_fields=["last_message_preview", "updated_at"])
+        model_update(conversation, last_message_preview=_preview(body, message.attachments))
     publish_message(message, type="message.updated")
     return message

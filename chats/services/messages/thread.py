@@ -13,9 +13,10 @@ from django.utils.translation import gettext as _
 from chats.events import publish_conversation_changed, publish_message
 from chats.models import Conversation, ConversationEvent, Message
 from chats.services.common import ActionRefused, _locked, _record
-from chats.services.conversations import conversation_assign
+from chats.services.conversations.assignment import conversation_assign
 from chats.services.messages.common import Kind, Status, _clean_body, _preview
 from smartdesk.oncommit import after_commit
+from smartdesk.updates import model_update
 
 
 @transaction.atomic
@@ -47,19 +48,12 @@ def message_reply(
         attachments=list(attachments),
         delivery_status=Message.Delivery.QUEUED,
     )
-    locked.last_message_at = message.created_at
-    locked.last_message_preview = _preview(body, attachments)
-    locked.waiting_since = None
-    if locked.first_response_at is None:
-        locked.first_response_at = message.created_at
-    locked.save(
-        update_fields=[
-            "last_message_at",
-            "last_message_preview",
-            "waiting_since",
-            "first_response_at",
-            "updated_at",
-        ]
+    model_update(
+        locked,
+        last_message_at=message.created_at,
+        last_message_preview=_preview(body, attachments),
+        waiting_since=None,
+        first_response_at=locked.first_response_at or message.created_at,
     )
     publish_message(message)
     publish_conversation_changed(locked, change="message")
@@ -92,9 +86,7 @@ def message_delete(*, message: Message, actor: Any) -> Message:
     locked = Message.objects.select_for_update().select_related("conversation").get(pk=message.pk)
     if locked.deleted_at is not None:
         return locked
-    locked.deleted_at = timezone.now()
-    locked.deleted_by = actor
-    locked.save(update_fields=["deleted_at", "deleted_by"])
+    model_update(locked, deleted_at=timezone.now(), deleted_by=actor)
     # The list shows the conversation's preview to everyone: it must not keep deleted text.
     conversation = _locked(locked.conversation)
     newest = (
@@ -106,8 +98,7 @@ def message_delete(*, message: Message, actor: Any) -> Message:
     )
     preview = _preview(newest.body, newest.attachments) if newest is not None else ""
     if conversation.last_message_preview != preview:
-        conversation.last_message_preview = preview
-        conversation.save(update_fields=["last_message_preview", "updated_at"])
+        model_update(conversation, last_message_preview=preview)
     _record(
         locked.conversation, ConversationEvent.Type.MESSAGE_DELETED, actor, message_id=locked.pk
     )

@@ -196,23 +196,30 @@ def vip_priority(customer_id: int) -> int | None:
     return Priority.URGENT if Customer.objects.get(pk=customer_id).first_name == "VIP" else None
 
 
-def broken_hook(customer_id: int) -> int | None:
+def broken_lookup(customer_id: int) -> int | None:
     raise RuntimeError("loyalty service down")
 
 
-@override_settings(
-    DISTRIBUTION_PRIORITY_HOOKS=[
-        "tests.chats.distribution.test_rules.broken_hook",
-        "tests.chats.distribution.test_rules.vip_priority",
-    ]
-)
-def test_a_priority_hook_raises_a_new_conversation_and_a_broken_hook_loses_nothing(
-    support_inbox, triggers
-):
+# Where `initial_priority` looks the customer's loyalty priority up.
+LOYALTY_LOOKUP = "chats.services.distribution.intake.loyalty_priority"
+
+
+def test_the_loyalty_priority_raises_a_new_conversation(support_inbox, triggers, monkeypatch):
+    monkeypatch.setattr(LOYALTY_LOOKUP, vip_priority)
+
     vip = arrive(support_inbox, triggers, first_name="VIP", email="vip@x.test")
     regular = arrive(support_inbox, triggers, first_name="Ivan", email="ivan@x.test")
 
     assert (vip.priority, regular.priority) == (Priority.URGENT, Priority.NORMAL)
+
+
+def test_a_broken_loyalty_lookup_loses_nothing(support_inbox, triggers, monkeypatch):
+    monkeypatch.setattr(LOYALTY_LOOKUP, broken_lookup)
+
+    vip = arrive(support_inbox, triggers, "Срочно", first_name="VIP", email="vip@x.test")
+
+    assert vip.priority == Priority.NORMAL
+    assert list(vip.messages.values_list("body", flat=True)) == ["Срочно"]
 
 
 @override_settings(DISTRIBUTION_WEIGHTS={"api": 2})
