@@ -28,6 +28,7 @@ from chats.models import Conversation, Inbox, TelegramChat
 from customers.languages import customer_locale
 from smartdesk.oncommit import after_commit
 from smartdesk.realtime import send_now
+from smartdesk.updates import model_update
 
 log = logging.getLogger(__name__)
 
@@ -166,15 +167,11 @@ def csat_submit(
         if survey.rating != rating:
             raise AlreadyRated(_("This conversation has been rated already."))
         if comment and not survey.comment:
-            survey.comment = comment
-            survey.save(update_fields=["comment"])
+            model_update(survey, comment=comment)
         return survey
     if now - survey.requested_at > ANSWER_WITHIN:
         raise ValidationError(_("This survey has expired."))
-    survey.rating = rating
-    survey.comment = comment
-    survey.answered_at = now
-    survey.save(update_fields=["rating", "comment", "answered_at"])
+    model_update(survey, rating=rating, comment=comment, answered_at=now)
     return survey
 
 

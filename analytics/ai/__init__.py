@@ -1,1 +1,1 @@
-"""AI analytics on the CPU, offline (issue 14): docs/ai.md."""
+"""AI analytics on the CPU, offline: docs/ai.md."""

@@ -10,8 +10,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import Capability
+from accounts.admin_base import CapabilityModelAdmin
 from analytics.ai.models import Classification, ClassificationCorrection, ModelArtifact, Topic
-from smartdesk.admin_site import CapabilityModelAdmin
 
 
 @admin.register(Topic)

@@ -17,8 +17,16 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from analytics.ai import classifier
-from analytics.ai.classifier import Example, Head, Prediction
+from analytics.ai.classifier import training
+from analytics.ai.classifier.examples import (
+    MAX_CHARS,
+    SEED_FILE,
+    Example,
+    Prediction,
+    load_examples,
+    seed_topics,
+)
+from analytics.ai.classifier.head import Head
 from analytics.ai.models import (
     Classification,
     ClassificationCorrection,
@@ -28,6 +36,7 @@ from analytics.ai.models import (
 )
 from chats.events import publish_conversation_changed
 from chats.models import Conversation, Message, TopicRule
+from smartdesk.updates import model_update
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +69,7 @@ def current_head() -> Head:
         .first()
     )
     head = _stored_head(row) if row is not None else None
-    return head or classifier.default_head(backend_name())
+    return head or training.default_head(backend_name())
 
 
 def _stored_head(version: str) -> Head | None:
@@ -87,7 +96,7 @@ def known_model_topics() -> set[str]:
         .first()
     )
     head = _stored_head(version) if version is not None else None
-    return set(head.topics) if head is not None else classifier.seed_topics()
+    return set(head.topics) if head is not None else seed_topics()
 
 
 def inactive_topics() -> set[str]:
@@ -119,7 +128,7 @@ def conversation_text(conversation_id: int, *, limit: int | None = None) -> tupl
         .order_by("created_at", "id")
         .values_list("body", flat=True)[: limit or max(first_messages(), 5)]
     )
-    return "\n".join(bodies)[: classifier.MAX_CHARS], len(bodies)
+    return "\n".join(bodies)[:MAX_CHARS], len(bodies)
 
 
 def classification_run(*, conversation_id: int, stage: str) -> Classification | None:
@@ -293,7 +302,7 @@ def correction_examples() -> list[Example]:
 
 def training_examples() -> tuple[list[Example], int]:
     hidden = inactive_topics()
-    seed = classifier.load_examples(classifier.SEED_FILE)
+    seed = load_examples(SEED_FILE)
     corrections = correction_examples()
     examples = [
         Example(e.text, e.label, e.lang, tuple(t for t in e.topics if t not in hidden), e.weight)
@@ -305,7 +314,7 @@ def training_examples() -> tuple[list[Example], int]:
 def model_retrain(*, metrics: dict[str, Any] | None = None) -> ModelArtifact:
     """Train on the seed set plus every correction; store and activate the result."""
     examples, n_corrections = training_examples()
-    head = classifier.train(examples, backend_name(), {"corrections": n_corrections})
+    head = training.train(examples, backend_name(), {"corrections": n_corrections})
     with transaction.atomic():
         artifact = ModelArtifact.objects.filter(version=head.version).first()
         ModelArtifact.objects.filter(is_active=True).update(is_active=False)
@@ -320,9 +329,7 @@ def model_retrain(*, metrics: dict[str, Any] | None = None) -> ModelArtifact:
                 is_active=True,
             )
         else:
-            artifact.is_active = True
-            artifact.metrics = metrics or artifact.metrics
-            artifact.save(update_fields=["is_active", "metrics"])
+            model_update(artifact, is_active=True, metrics=metrics or artifact.metrics)
     log.info("classifier %s trained on %d examples", head.version, len(examples))
     return artifact
 

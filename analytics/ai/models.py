@@ -1,4 +1,4 @@
-"""Classification of conversations (issue 14): per-conversation results, operators'
+"""Classification of conversations: per-conversation results, operators'
 corrections, admin-defined topics and the trained models. docs/ai.md, "Classification"."""
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from analytics.ai import classification, classifier
+from analytics.ai import backends, classification, classifier
+from analytics.ai.classifier import training
 from analytics.ai.models import Classification, ClassificationCorrection, ModelArtifact, Topic
 from analytics.ai.tasks_classify import classify_conversation, retrain_classifier
 from chats.models import Conversation, ConversationEvent
@@ -254,8 +255,8 @@ def test_ai_classify_keeps_the_order_on_bad_lines(db) -> None:
 
 
 def test_ai_classify_works_with_the_network_cut(db, monkeypatch) -> None:
-    monkeypatch.setattr(classifier, "_default", {})
-    monkeypatch.setattr(classifier.backends, "_shared", {})
+    monkeypatch.setattr(training, "_default", {})
+    monkeypatch.setattr(backends, "_shared", {})
 
     def refuse(*args, **kwargs):
         raise OSError("network is cut in this test")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import socket
+from collections import OrderedDict
 from unittest import mock
 
 import numpy
 import pytest
 
 from analytics.ai import backends, classifier
-from analytics.ai.classifier import HELDOUT_FILE, SEED_FILE, load_examples
+from analytics.ai.classifier import HELDOUT_FILE, SEED_FILE, load_examples, training, vectors
 
 
 def test_seed_and_heldout_sets_are_large_disjoint_and_follow_the_labels() -> None:
@@ -95,8 +96,8 @@ def _no_network(*args, **kwargs):
 def test_classifies_with_the_network_cut(monkeypatch) -> None:
     # Load everything again inside the cut: no download may hide behind a warm cache.
     monkeypatch.setattr(backends, "_shared", {})
-    monkeypatch.setattr(classifier, "_default", {})
-    monkeypatch.setattr(classifier, "_cache", classifier.OrderedDict())
+    monkeypatch.setattr(training, "_default", {})
+    monkeypatch.setattr(vectors, "_cache", OrderedDict())
     with mock.patch.object(socket.socket, "connect", _no_network):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", 9), timeout=1)

@@ -8,7 +8,8 @@ import functools
 import pytest
 from django.test import override_settings
 
-from analytics.ai import classification, classifier
+from analytics.ai import classification
+from analytics.ai.classifier import training
 from analytics.ai.models import Classification, ModelArtifact
 from chats.models import Conversation
 from chats.services.conversations import conversation_close, conversation_set_priority
@@ -121,9 +122,9 @@ def test_correcting_with_no_active_model_does_not_train_in_the_request(
         raise AssertionError("a correction trained a model")
 
     # tfidf has no shipped model: the default one would be trained on first use
-    monkeypatch.setattr(classifier, "_default", {})
-    monkeypatch.setattr(classifier, "train", no_training)
-    monkeypatch.setattr(classifier, "train_default", no_training)
+    monkeypatch.setattr(training, "_default", {})
+    monkeypatch.setattr(training, "train", no_training)
+    monkeypatch.setattr(training, "train_default", no_training)
     assert not ModelArtifact.objects.exists()
     conversation = factories.make_conversation(inbox=support_inbox, text=COMPLAINT)
 
