@@ -8,8 +8,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.access import Capability
+from accounts.admin_base import CapabilityModelAdmin
 from analytics.models import CsatResponse, ExportJob
-from smartdesk.admin_site import CapabilityModelAdmin
 
 
 @admin.register(CsatResponse)

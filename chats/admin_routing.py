@@ -8,8 +8,8 @@ from __future__ import annotations
 from django.contrib import admin
 
 from accounts.access import Capability
+from accounts.admin_base import CapabilityModelAdmin
 from chats.models import TopicRule
-from smartdesk.admin_site import CapabilityModelAdmin
 
 
 @admin.register(TopicRule)

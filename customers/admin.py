@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from accounts.access import Capability, has_capability
+from accounts.admin_base import CapabilityModelAdmin, CapabilityPermissions
 from customers import loyalty
 from customers.auth import integration_client_create
 from customers.languages import language_validate
@@ -29,7 +30,6 @@ from customers.models import (
     PromoParticipation,
     TierChange,
 )
-from smartdesk.admin_site import CapabilityModelAdmin, CapabilityPermissions
 
 
 class IdentityInline(CapabilityPermissions, admin.TabularInline):

@@ -1,4 +1,9 @@
-"""The Django admin as the super-admin's tool, gated by role capabilities instead of is_staff."""
+"""The Django admin site as the super-admin's tool, and the admin base every app's admins share.
+
+Who may use the site is decided in `accounts.admin_base` (role capabilities instead of
+is_staff); this module holds the parts that need no account: the titles, the gate's answers
+(sign in, or a plain 403) and the one sign-in page.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +19,11 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from accounts.access import Capability, has_capability
-
 
 class SmartdeskAdminSite(admin.AdminSite):
     site_header = _("Smartdesk administration")
     site_title = _("Smartdesk administration")
     index_title = _("Administration")
-
-    def has_permission(self, request: HttpRequest) -> bool:
-        return has_capability(request.user, Capability.USE_ADMIN)
 
     def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
         inner = super().admin_view(view, cacheable)
@@ -46,35 +46,7 @@ class SmartdeskAdminSite(admin.AdminSite):
         return redirect_to_login(request.GET.get("next") or reverse("admin:index"))
 
 
-class CapabilityPermissions:
-    """Admin permissions from role capabilities (the one access gate), not Django's perms.
-
-    Mixed into ModelAdmins and inlines alike: an inline left on Django's model permissions
-    would silently drop out of the form for a super-admin without them.
-    """
-
-    view_capability: Capability = Capability.MANAGE_ACCESS
-    change_capability: Capability = Capability.MANAGE_ACCESS
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self.has_view_permission(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return has_capability(request.user, self.view_capability) or self.has_change_permission(
-            request, obj
-        )
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return has_capability(request.user, self.change_capability)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return has_capability(request.user, self.change_capability)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return has_capability(request.user, self.change_capability)
-
-
-class CapabilityModelAdmin(CapabilityPermissions, admin.ModelAdmin):
+class SmartdeskModelAdmin(admin.ModelAdmin):
     def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
         # The `list_editable` inputs sit in table cells with no <label> (axe: label): each is
         # named by its field's label, as its column header reads.

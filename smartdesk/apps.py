@@ -21,4 +21,5 @@ class SmartdeskConfig(AppConfig):
 
 class SmartdeskAdminConfig(admin_apps.AdminConfig):
     default = False
-    default_site = "smartdesk.admin_site.SmartdeskAdminSite"
+    # The site checks role capabilities, which live in accounts (named, not imported).
+    default_site = "accounts.admin_base.CapabilityAdminSite"

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import Capability
-from smartdesk.admin_site import CapabilityModelAdmin, CapabilityPermissions
+from accounts.admin_base import CapabilityModelAdmin, CapabilityPermissions
 from telephony import services
 from telephony.models import Call, CallEvent, CallOffer, Pbx, RouteRule
 

@@ -1,5 +1,6 @@
 """The access audit: one `AccessAuditEntry` per change to access, with the state before
-and after, and the one way to update a model's fields with that audit."""
+and after; the one way to update a model's fields with that audit (`audited_update`), and
+the audit of a row created or saved whole (`_audit_saved`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from accounts.models import AccessAuditEntry, User
+from smartdesk.updates import model_update
 
 
 def _audit(
@@ -41,15 +43,10 @@ def audited_update(
     target_type: str,
     target_repr: str,
 ) -> Any:
-    """Set `data` on `instance` and save only those fields (and `updated_at` when the model
-    has one), HackSoft's `model_update`; audit the `snapshot` before and after."""
+    """Set `data` on `instance` and save only those fields (and the model's `auto_now` ones,
+    `model_update`); audit the `snapshot` before and after."""
     before = snapshot(instance)
-    for name, value in data.items():
-        setattr(instance, name, value)
-    update_fields = list(data)
-    if any(f.name == "updated_at" for f in instance._meta.concrete_fields):
-        update_fields.append("updated_at")
-    instance.save(update_fields=update_fields)
+    model_update(instance, **data)
     _audit(
         actor=actor,
         action=action,
@@ -60,3 +57,29 @@ def audited_update(
         after=snapshot(instance),
     )
     return instance
+
+
+def _audit_saved(
+    *,
+    actor: User | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+    target_type: str,
+    target_id: int,
+    target_repr: str,
+) -> AccessAuditEntry | None:
+    """Audit a row just saved: created when there was no `before` snapshot, changed when the
+    snapshots differ; nothing when they are equal."""
+    if before == after:
+        return None
+    return _audit(
+        actor=actor,
+        action=AccessAuditEntry.Action.CREATED
+        if before is None
+        else AccessAuditEntry.Action.CHANGED,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=target_repr,
+        before=before,
+        after=after,
+    )

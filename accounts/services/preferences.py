@@ -8,6 +8,7 @@ from django.db import transaction
 
 from accounts import access
 from accounts.models import OperatorProfile
+from smartdesk.updates import model_update
 
 # What an operator may change about their own profile (the preferences page and its form).
 PREFERENCE_FIELDS = (
@@ -33,6 +34,7 @@ def profile_update_preferences(*, profile: OperatorProfile, **preferences: Any) 
     for name, value in preferences.items():
         setattr(profile, name, value)
     profile.full_clean(exclude=["user", "role"])
-    profile.save(update_fields=list(preferences))
+    if preferences:
+        model_update(profile, **preferences)
     access.forget(profile.user)
     return profile

@@ -18,6 +18,7 @@ from accounts import access
 from accounts.models import OperatorProfile, User
 from accounts.services.common import _announce_available
 from smartdesk.realtime import ADMINS_GROUP, publish, user_group
+from smartdesk.updates import model_update
 
 # --- capacity and presence (distribution: docs/distribution.md) --------------------------
 
@@ -66,10 +67,7 @@ def presence_set(*, user: User, presence: str, now: datetime | None = None) -> O
         raise ValidationError(_("%(name)s has no operator profile.") % {"name": user})
     now = now or timezone.now()
     changed = profile.presence != presence or profile.away_by_timeout
-    profile.presence = presence
-    profile.away_by_timeout = False
-    profile.last_seen_at = now
-    profile.save(update_fields=["presence", "away_by_timeout", "last_seen_at"])
+    model_update(profile, presence=presence, away_by_timeout=False, last_seen_at=now)
     access.forget(user)
     if changed:
         _publish_presence(profile)
@@ -111,9 +109,7 @@ def presence_expire(*, now: datetime | None = None) -> list[int]:
             .filter(_silent_since(cutoff))
         )
         for profile in silent:
-            profile.presence = OperatorProfile.Presence.AWAY
-            profile.away_by_timeout = True
-            profile.save(update_fields=["presence", "away_by_timeout"])
+            model_update(profile, presence=OperatorProfile.Presence.AWAY, away_by_timeout=True)
             _publish_presence(profile)
     return [profile.user_id for profile in silent]
 
@@ -124,7 +120,7 @@ def _silent_since(cutoff: datetime) -> Q:
 
 @transaction.atomic
 def operator_busy_set(*, user_id: int, weight: int) -> None:
-    """Set the load an operator carries outside conversations (a call: #7), replacing what
+    """Set the load an operator carries outside conversations (a call), replacing what
     was set before. A call rings whatever the chat load, so this may go beyond capacity (the
     excess is recorded as overload); lowering it frees room for the queue."""
     weight = max(0, int(weight))

@@ -11,11 +11,8 @@ from django.utils.translation import gettext as _
 
 from accounts import access
 from accounts.models import AccessAuditEntry, OperatorProfile, Role, User
-from accounts.services.audit import _audit, audited_update
+from accounts.services.audit import _audit, _audit_saved, audited_update
 from accounts.services.common import _access_changed
-
-# --- roles -------------------------------------------------------------------------------
-
 
 _ROLE_FIELDS = (
     "name",
@@ -51,18 +48,14 @@ def role_save(*, role: Role, actor: User | None) -> Role:
     after = _role_snapshot(role)
     if before is not None and before != after:
         _access_changed(OperatorProfile.objects.filter(role=role).values_list("user_id", flat=True))
-    if before != after:
-        _audit(
-            actor=actor,
-            action=AccessAuditEntry.Action.CREATED
-            if previous is None
-            else AccessAuditEntry.Action.CHANGED,
-            target_type=AccessAuditEntry.Target.ROLE,
-            target_id=role.pk,
-            target_repr=role.name,
-            before=before,
-            after=after,
-        )
+    _audit_saved(
+        actor=actor,
+        before=before,
+        after=after,
+        target_type=AccessAuditEntry.Target.ROLE,
+        target_id=role.pk,
+        target_repr=role.name,
+    )
     return role
 
 

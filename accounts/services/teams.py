@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import AccessAuditEntry, OperatorProfile, Team, User
-from accounts.services.audit import _audit
+from accounts.services.audit import _audit_saved
 from accounts.services.common import _announce_available
 from accounts.services.presence import capacity_refresh
 
@@ -30,19 +30,14 @@ def team_save(*, team: Team, actor: User | None) -> Team:
     previous = Team.objects.select_for_update().filter(pk=team.pk).first() if team.pk else None
     before = _team_snapshot(previous) if previous is not None else None
     team.save()
-    after = _team_snapshot(team)
-    if before != after:
-        _audit(
-            actor=actor,
-            action=AccessAuditEntry.Action.CREATED
-            if previous is None
-            else AccessAuditEntry.Action.CHANGED,
-            target_type=AccessAuditEntry.Target.TEAM,
-            target_id=team.pk,
-            target_repr=team.name,
-            before=before,
-            after=after,
-        )
+    _audit_saved(
+        actor=actor,
+        before=before,
+        after=_team_snapshot(team),
+        target_type=AccessAuditEntry.Target.TEAM,
+        target_id=team.pk,
+        target_repr=team.name,
+    )
     if previous is not None:
         members = list(
             OperatorProfile.objects.filter(teams=team).values_list("user_id", "capacity")

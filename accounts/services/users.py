@@ -1,5 +1,5 @@
 """Users and their operator profiles (role, teams, skills), and the sign-in lockout and API
-token revocations (issue 12); changes to access are audited."""
+token revocations; changes to access are audited."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts import access
 from accounts.models import AccessAuditEntry, OperatorProfile, Role, Skill, Team, User
-from accounts.services.audit import _audit
+from accounts.services.audit import _audit, _audit_saved
 from accounts.services.common import _access_changed, _announce_available
 from accounts.services.presence import capacity_refresh
 
@@ -51,27 +51,16 @@ def user_save(*, user: User, actor: User | None) -> User:
     """Create or update the sign-in record; audits creation and (de)activation."""
     previous = User.objects.filter(pk=user.pk).values("is_active").first() if user.pk else None
     user.save()
-    if previous is None:
-        _audit(
-            actor=actor,
-            action=AccessAuditEntry.Action.CREATED,
-            target_type=AccessAuditEntry.Target.USER,
-            target_id=user.pk,
-            target_repr=user.username,
-            before=None,
-            after={"is_active": user.is_active},
-        )
-    elif previous["is_active"] != user.is_active:
+    if previous is not None and previous["is_active"] != user.is_active:
         _access_changed([user.pk])
-        _audit(
-            actor=actor,
-            action=AccessAuditEntry.Action.CHANGED,
-            target_type=AccessAuditEntry.Target.USER,
-            target_id=user.pk,
-            target_repr=user.username,
-            before={"is_active": previous["is_active"]},
-            after={"is_active": user.is_active},
-        )
+    _audit_saved(
+        actor=actor,
+        before=previous,
+        after={"is_active": user.is_active},
+        target_type=AccessAuditEntry.Target.USER,
+        target_id=user.pk,
+        target_repr=user.username,
+    )
     return user
 
 
@@ -113,20 +102,16 @@ def operator_profile_save(
         _announce_available([profile.user_id])  # more room, or new queues to serve
     if before is not None:
         before["is_active"] = after["is_active"]  # activation is audited by user_save
-    if before != after:
-        if previous is not None:
-            _access_changed([profile.user_id])
-        _audit(
-            actor=actor,
-            action=AccessAuditEntry.Action.CREATED
-            if previous is None
-            else AccessAuditEntry.Action.CHANGED,
-            target_type=AccessAuditEntry.Target.USER,
-            target_id=profile.user_id,
-            target_repr=profile.user.username,
-            before=before,
-            after=after,
-        )
+    if previous is not None and before != after:
+        _access_changed([profile.user_id])
+    _audit_saved(
+        actor=actor,
+        before=before,
+        after=after,
+        target_type=AccessAuditEntry.Target.USER,
+        target_id=profile.user_id,
+        target_repr=profile.user.username,
+    )
     access.forget(profile.user)
     return profile
 
@@ -172,7 +157,7 @@ _PROFILE_EDITABLE = [
 ]
 
 
-# --- sign-in lockout and API tokens (issue 12) --------------------------------------------
+# --- sign-in lockout and API tokens ------------------------------------------------------
 
 
 def sign_in_lockout_record(

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts import services
-from accounts.models import AccessAuditEntry, Role
+from accounts.models import AccessAuditEntry, Role, Team
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -47,3 +47,17 @@ def test_archive_writes_only_the_archive_time(super_admin) -> None:
     assert len(updates) == 1
     assert '"archived_at"' in updates[0] and '"updated_at"' in updates[0]
     assert '"description"' not in updates[0]
+
+
+def test_a_team_is_audited_when_created_and_changed_but_not_when_saved_unchanged(
+    super_admin,
+) -> None:
+    team = services.team_save(team=Team(name="Returns"), actor=super_admin)
+    services.team_save(team=team, actor=super_admin)
+    team.default_capacity = (team.default_capacity or 0) + 1
+    services.team_save(team=team, actor=super_admin)
+
+    entries = AccessAuditEntry.objects.filter(target_type="team", target_id=team.pk)
+    assert [e.action for e in entries.order_by("id")] == ["created", "changed"]
+    changed = entries.latest("id")
+    assert changed.after["default_capacity"] == changed.before["default_capacity"] + 1
