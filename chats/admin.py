@@ -13,12 +13,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.access import Capability
+from accounts.admin_base import CapabilityModelAdmin
 from chats.models import Conversation, Inbox, ReplyTemplate
 from chats.selectors import actionable_conversations, visible_conversations
 from chats.services import conversations as conversation_services
 from chats.services import inboxes as inbox_services
 from chats.services import templates as template_services
-from smartdesk.admin_site import CapabilityModelAdmin
+from customers.admin_merge import NoAddOrDeleteAdmin
 
 
 class InboxForm(forms.ModelForm):
@@ -172,7 +173,7 @@ class ReplyTemplateAdmin(CapabilityModelAdmin):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(CapabilityModelAdmin):
+class ConversationAdmin(NoAddOrDeleteAdmin):
     """A read-only view for admins; deleted conversations are restored from here or the inbox."""
 
     view_capability = Capability.USE_ADMIN
@@ -203,17 +204,6 @@ class ConversationAdmin(CapabilityModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Conversation._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     @admin.action(description=_("Restore selected deleted conversations"), permissions=["change"])
     def restore_selected(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:

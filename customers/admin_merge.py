@@ -14,10 +14,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.access import Capability
+from accounts.admin_base import CapabilityModelAdmin
 from customers.admin import CustomerAdmin
 from customers.identities import customer_merge, customer_unmerge
 from customers.models import Customer, CustomerMerge
-from smartdesk.admin_site import CapabilityModelAdmin
 
 
 @admin.action(description=_("Merge the two selected customers…"), permissions=["change"])
@@ -64,8 +64,25 @@ def merge_customers(
     return TemplateResponse(request, "admin/customers/merge_confirm.html", context)
 
 
+class NoAddOrDeleteAdmin(CapabilityModelAdmin):
+    """Rows that only services make and that are kept for good (a log, a conversation): the
+    admin looks at them and acts on them through its actions, but never adds or deletes one,
+    neither one by one nor with the bulk delete action."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
 @admin.register(CustomerMerge)
-class CustomerMergeAdmin(CapabilityModelAdmin):
+class CustomerMergeAdmin(NoAddOrDeleteAdmin):
     view_capability = Capability.VIEW_CUSTOMER_PII
     change_capability = Capability.VIEW_CUSTOMER_PII
     list_display = ("at", "source", "target", "actor", "reason", "undone_at")
@@ -82,17 +99,6 @@ class CustomerMergeAdmin(CapabilityModelAdmin):
         "undone_by",
     ]
     actions = ["undo_merges"]
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     @admin.action(description=_("Undo the selected merges"), permissions=["change"])
     def undo_merges(self, request: HttpRequest, queryset: QuerySet[CustomerMerge]) -> None:

@@ -27,8 +27,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, CustomerMerge, Identity, LanguageSource
-from customers.services import customer_identify, identity_normalise
+from customers.services import (
+    customer_fill_blank_names,
+    customer_identify,
+    identity_normalise,
+)
 from smartdesk.oncommit import after_commit
+from smartdesk.updates import model_update
 
 # Sent after a merge or an undo commits: `merge` (a CustomerMerge), `undone` (bool), and
 # `conversation_ids`-like consumers read `merge.moved`. Receivers in other apps publish their
@@ -232,9 +237,7 @@ def customer_unmerge(*, merge: CustomerMerge, actor: Any = None) -> CustomerMerg
             Customer.objects.filter(pk=merge.source_id).update(
                 external_id=merge.fields["external_id"]
             )
-    merge.undone_at = timezone.now()
-    merge.undone_by = actor
-    merge.save(update_fields=["undone_at", "undone_by"])
+    model_update(merge, undone_at=timezone.now(), undone_by=actor)
     after_commit(
         customers_merged.send,
         sender=CustomerMerge,
@@ -300,15 +303,7 @@ def customer_link_verified(
                 continue  # claimed at this very moment by someone else's identify: left alone
         elif existing.customer_id == customer.pk and not existing.verified:
             Identity.objects.filter(pk=existing.pk).update(verified=True)
-    blanks = {
-        name: given
-        for name, given in (("first_name", first_name), ("last_name", last_name))
-        if given and not getattr(customer, name)
-    }
-    if blanks:
-        Customer.objects.filter(pk=customer.pk).update(**blanks)
-        for name, given in blanks.items():
-            setattr(customer, name, given)
+    customer_fill_blank_names(customer, first_name=first_name, last_name=last_name)
     return customer
 
 

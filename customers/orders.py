@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.loyalty import loyalty_orders_settle
+from customers.loyalty.accrual import loyalty_orders_settle
 from customers.models import (
     Customer,
     CustomerTag,
@@ -31,6 +31,7 @@ from customers.models import (
     PromoParticipation,
 )
 from customers.services import identity_normalise
+from smartdesk.updates import model_update
 
 MAX_BULK = 1000
 ORDER_FIELDS = (
@@ -156,7 +157,8 @@ def _resolve_customers(
         Customer.objects.bulk_update(
             changed, [*CUSTOMER_NAME_FIELDS, "language_source", "updated_at"]
         )
-    # Identities: add what is missing; one owned by somebody else stays theirs (#5 merges).
+    # Identities: add what is missing; one owned by somebody else stays theirs (an admin
+    # merges the two customers if they are one person).
     new_identities = []
     for ext, (pairs, _problems) in identities.items():
         customer = found[ext]
@@ -203,9 +205,7 @@ def customer_upsert(*, data: dict[str, Any]) -> tuple[Customer, bool, list[str]]
     customer = found[ext]
     updates = {name: data[name] for name in ("birthday", "notes") if name in data}
     if updates:
-        for name, value in updates.items():
-            setattr(customer, name, value)
-        customer.save(update_fields=[*updates, "updated_at"])
+        model_update(customer, **updates)
     for key, kind in TAG_KEYS.items():
         if key in data:
             _replace_tags(customer, kind, data[key])
@@ -384,8 +384,6 @@ def order_status_set(
         order.status == status and order.status_changed_at == changed_at
     ):
         return StatusChange(order, False)
-    order.status = status
-    order.status_changed_at = changed_at
-    order.save(update_fields=["status", "status_changed_at", "updated_at"])
+    model_update(order, status=status, status_changed_at=changed_at)
     loyalty_orders_settle(orders=[order])
     return StatusChange(order, True)

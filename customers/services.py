@@ -39,6 +39,21 @@ def identity_normalise(kind: str, value: str) -> str:
     return value
 
 
+def customer_fill_blank_names(
+    customer: Customer, *, first_name: str = "", last_name: str = ""
+) -> None:
+    """Fill in the names `customer` still lacks; a name it has is never overwritten."""
+    blanks = {
+        field: given
+        for field, given in (("first_name", first_name), ("last_name", last_name))
+        if given and not getattr(customer, field)
+    }
+    if blanks:
+        Customer.objects.filter(pk=customer.pk).update(**blanks)
+        for field, given in blanks.items():
+            setattr(customer, field, given)
+
+
 def customer_identify(
     *, kind: str, value: str, first_name: str = "", last_name: str = "", verified: bool = False
 ) -> Customer:
@@ -68,15 +83,7 @@ def customer_identify(
         if verified and not found.verified:
             Identity.objects.filter(pk=found.pk).update(verified=True)
         customer = found.customer
-        blanks = {
-            field: given
-            for field, given in (("first_name", first_name), ("last_name", last_name))
-            if given and not getattr(customer, field)
-        }
-        if blanks:
-            Customer.objects.filter(pk=customer.pk).update(**blanks)
-            for field, given in blanks.items():
-                setattr(customer, field, given)
+        customer_fill_blank_names(customer, first_name=first_name, last_name=last_name)
         return customer
     try:
         with transaction.atomic():

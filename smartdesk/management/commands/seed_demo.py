@@ -21,7 +21,7 @@ from customers.demo import seed_customers_demo
 from customers.languages import customer_language_set
 from customers.models import LanguageSource
 from customers.services import customer_identify
-from smartdesk.management.demo_history import seed_history
+from smartdesk.management.demo_history.seed import seed_history
 from telephony.demo import seed_telephony_demo
 
 DEMO_PASSWORD = "smartdesk-demo"  # noqa: S105 - printed on purpose: demo data only
