@@ -23,10 +23,8 @@ from __future__ import annotations
 import io
 import os
 import random
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import common  # noqa: E402
+from bench.inbox import time_requests  # noqa: E402
 
 common.production_env()
 os.environ.pop("REDIS_URL", None)  # in-memory layer: nothing here publishes
@@ -211,29 +210,6 @@ def bare_card(request, pk: int):  # the baseline: one raw query, the same facts,
     return HttpResponse("".join(f"<li>{escape(r)}</li>" for r in rows))
 
 
-def _time(get: Callable[[], object], requests: int) -> tuple[float, float, int]:
-    from django.db import connection
-
-    get()  # warm up caches and the connection
-    queries: list[str] = []
-
-    def count(execute, sql, params, many, context):
-        queries.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(count):
-        response = get()
-    assert response.status_code == 200, response.status_code
-    samples = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        get()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
-    return statistics.median(samples), p95, len(queries)
-
-
 def _measure_card(admin, conversation: int, target: int, requests: int) -> None:
     from django.test import Client
     from django.test.utils import override_settings
@@ -255,10 +231,10 @@ def _measure_card(admin, conversation: int, target: int, requests: int) -> None:
         ("whole panel /panel/", f"/inbox/c/{conversation}/panel/"),
         ("conversation page (card lazy)", f"/inbox/c/{conversation}/"),
     ):
-        p50, p95, q = _time(lambda url=url: client.get(url), requests)
+        p50, p95, q = time_requests(lambda url=url: client.get(url), requests)
         print(f"  {name:<42}{p50:>9.2f}{p95:>9.2f}{q:>9}")
     with override_settings(ROOT_URLCONF=Urls):
-        p50, p95, q = _time(lambda: client.get(f"/bare/card/{target}/"), requests)
+        p50, p95, q = time_requests(lambda: client.get(f"/bare/card/{target}/"), requests)
         print(f"  {'bare raw-SQL card (baseline)':<42}{p50:>9.2f}{p95:>9.2f}{q:>9}")
 
 

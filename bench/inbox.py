@@ -10,7 +10,7 @@ the access gate, template rendering) with the test client. Prints p50/p95 and th
 for each page at a small and at the full data size, beside a bare view that returns the same
 rows by one raw SQL query. Not a test: it asserts nothing about speed, it prints.
 
-History partitioning (issue 15, bench/twin.py): the full size is measured twice on the same
+History partitioning (bench/twin.py): the full size is measured twice on the same
 rows, first with today's plain `chats_message` (the schema before the partitioning
 migrations), then after those migrations converted it into monthly partitions; messages are
 spread over `--months` months so that they fill that many partitions. The two sets of figures
@@ -178,7 +178,9 @@ def _setup_people() -> tuple[object, object]:
     return admin, operators[5]
 
 
-def _time(get: Callable[[], object], requests: int) -> tuple[float, float, int]:
+def time_requests(get: Callable[[], object], requests: int) -> tuple[float, float, int]:
+    """p50 and p95 server time in ms of `requests` calls of `get` (after a warm-up), and how
+    many queries one call makes (that call must answer 200)."""
     from django.db import connection
 
     get()  # warm up caches and the connection
@@ -236,7 +238,7 @@ def _measure(label: str, requests: int) -> dict[str, tuple[float, float, int]]:
     ]
     figures = {}
     for name, get in rows:
-        p50, p95, q = _time(get, requests)
+        p50, p95, q = time_requests(get, requests)
         figures[name] = (p50, p95, q)
         print(f"  {name:<34}{p50:>9.2f}{p95:>9.2f}{q:>9}")
     with override_settings(ROOT_URLCONF=Urls):
@@ -244,7 +246,7 @@ def _measure(label: str, requests: int) -> dict[str, tuple[float, float, int]]:
             ("bare raw-SQL inbox (baseline)", "/bare/inbox/"),
             ("bare raw-SQL thread (baseline)", f"/bare/thread/{busy}/"),
         ):
-            p50, p95, q = _time(lambda url=url: client.get(url), requests)
+            p50, p95, q = time_requests(lambda url=url: client.get(url), requests)
             figures[name] = (p50, p95, q)
             print(f"  {name:<34}{p50:>9.2f}{p95:>9.2f}{q:>9}")
     return figures

@@ -2,8 +2,8 @@
 database, subprocesses with log files, and CPU/RSS read from /proc.
 
 The API follows the system-test harness (`tests/system/harness.py`: `free_port`, `RedisServer`,
-`system_database`, `Proc`, `base_env`, `wait_until`) so the bench can move onto it once that
-lands; it is kept here so the bench does not depend on test code. Not used by the product.
+`system_database`, `Proc`, `base_env`, `wait_until`); `RedisServer` is that harness's own, the
+rest is kept here, where the bench's process accounting needs it. Not used by the product.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from tests.system import harness as system_harness
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -100,39 +102,12 @@ class Proc:
         self.popen.wait()
 
 
-class RedisServer:
-    """A private redis-server on a free loopback port: no persistence, nothing shared."""
+class RedisServer(system_harness.RedisServer):
+    """The system tests' private redis-server (no persistence, a free loopback port), its log
+    in the bench's `log_dir` and its connection limit raised for the bench's many sockets."""
 
     def __init__(self, log_dir: Path) -> None:
-        self.port = free_port()
-        self.log_dir = log_dir
-        self.proc: Proc | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        argv = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--maxclients",
-            "10000",
-        ]
-        self.proc = Proc("redis", argv, dict(os.environ), self.log_dir)
-        wait_until(lambda: port_open(self.port), 10, "redis-server to listen")
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
+        super().__init__(logs=log_dir, maxclients=10000)
 
 
 def system_database(name: str) -> str:

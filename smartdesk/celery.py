@@ -64,7 +64,7 @@ app.conf.beat_schedule = {
         "task": "chats.tasks.prune_live_events",
         "schedule": timedelta(hours=1),
     },
-    # History partitions (docs/partitions.md, issue 15): messages by month, live events by
+    # History partitions (docs/partitions.md): messages by month, live events by
     # day, created ahead of time (PostgreSQL; a no-op on SQLite). Idempotent.
     "maintain-partitions": {
         "task": "smartdesk.tasks.maintain_partitions",
@@ -92,12 +92,12 @@ app.conf.beat_schedule = {
         "task": "analytics.tasks.rollup_tick",
         "schedule": timedelta(seconds=60),
     },
-    # AI (issue 14): retrain the classifier when operators corrected it since the last model.
+    # AI: retrain the classifier when operators corrected it since the last model.
     "ai-retrain-classifier": {
         "task": "analytics.ai.retrain_classifier",
         "schedule": timedelta(hours=24),
     },
-    # --- AI trends and anomalies (issue 14) ---
+    # --- AI trends and anomalies ---
     # Contacts per hour and segment against their seasonal baseline; one alert per spike.
     "ai-anomaly-check": {
         "task": "analytics.tasks.anomaly_check",

@@ -58,7 +58,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """The database and Redis both answer; 503 naming each one that does not."""
     checks = {"database": _check_database(), "redis": _check_redis()}
     failed = [name for name, result in checks.items() if result.startswith("error")]
-    # The read replica (issue 15) is reported, not required: a replica down or behind slows
+    # The read replica is reported, not required: a replica down or behind slows
     # analytics, it does not make this process unable to serve operators. Bounded: the alias
     # has a 1 s connect timeout and no pool, and the answer is cached for a few seconds.
     replica = routers.replica_status()

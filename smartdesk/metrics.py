@@ -1,6 +1,7 @@
 """Prometheus metrics: the collectors, the request middleware, and the guarded /metrics view.
 
-Later apps register their own collectors here so that every metric name is found in one place.
+Apps add the gauges they read from the database at scrape time with `register_scrape_collector`
+(the waiting-queue gauges live in chats/metrics.py).
 
 One process (`make run`, a test): the values live in this process and `/metrics` reports them.
 
@@ -190,58 +191,20 @@ def record_assignment(mode: str, queued_at: Any, assigned_at: Any) -> None:
         TIME_TO_ASSIGNMENT.labels(mode).observe(max(0.0, (assigned_at - queued_at).total_seconds()))
 
 
-class QueueCollector:
-    """Queue length and oldest waiting age per team, read from the database at each scrape
-    (one grouped query), so every process reports the same truth."""
-
-    def describe(self) -> list[Any]:
-        return []
-
-    def collect(self) -> Any:
-        from django.db.models import Count, Min
-        from django.utils import timezone
-        from prometheus_client.core import GaugeMetricFamily
-
-        from chats.models import Conversation
-        from chats.services.distribution import waiting_q
-
-        length = GaugeMetricFamily(
-            "smartdesk_queue_length",
-            "Conversations waiting for an operator, by team.",
-            labels=["team"],
-        )
-        oldest = GaugeMetricFamily(
-            "smartdesk_queue_oldest_wait_seconds",
-            "How long the longest-queued conversation has waited, by team.",
-            labels=["team"],
-        )
-        now = timezone.now()
-        rows = (
-            Conversation.objects.filter(waiting_q())
-            .values("team__name")
-            .annotate(n=Count("pk"), first=Min("queued_at"))
-        )
-        for row in rows:
-            team = row["team__name"] or ""
-            length.add_metric([team], row["n"])
-            first = row["first"]
-            oldest.add_metric([team], (now - first).total_seconds() if first else 0.0)
-        yield length
-        yield oldest
-
-
-_queue_collector: QueueCollector | None = None
 # Collectors computed at scrape time (from the database): in multiprocess mode they are added
-# to each scrape's registry beside the files of every process.
+# to each scrape's registry beside the files of every process. Apps register theirs from
+# their AppConfig.ready with `register_scrape_collector`.
 _scrape_collectors: list[Any] = []
 
 
-def register_queue_collector() -> None:
-    global _queue_collector
-    if _queue_collector is None:
-        _queue_collector = QueueCollector()
-        REGISTRY.register(_queue_collector)  # type: ignore[arg-type]
-        _scrape_collectors.append(_queue_collector)
+def register_scrape_collector(collector: Any) -> None:
+    """Report `collector` at every scrape: in this process's registry, and in multiprocess mode
+    beside the files of every process. Registering the same collector again is a no-op
+    (`ready()` may run more than once)."""
+    if any(existing is collector for existing in _scrape_collectors):
+        return
+    REGISTRY.register(collector)
+    _scrape_collectors.append(collector)
 
 
 def scrape_registry(*, with_database: bool = True) -> Any:

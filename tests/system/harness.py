@@ -127,12 +127,13 @@ class Proc:
         env: Mapping[str, str],
         *,
         cwd: Path = REPO,
+        logs: Path | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.env = dict(env)
         self.cwd = cwd
-        self.log_path = log_dir() / f"{name}.log"
+        self.log_path = (logs or log_dir()) / f"{name}.log"
         self.base_url = ""  # set for a web process
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
@@ -223,10 +224,19 @@ class Proc:
 
 class RedisServer:
     """A private redis-server on a free loopback port: no persistence, so a restart loses
-    everything, as a crashed cache node does."""
+    everything, as a crashed cache node does. `logs` puts its log in that directory instead of
+    this run's `log_dir()`; `maxclients` raises redis-server's connection limit (the bench)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        logs: Path | None = None,
+        maxclients: int | None = None,
+    ) -> None:
         self.port = port or free_port()
+        self.logs = logs
+        self.maxclients = maxclients
         self.proc: Proc | None = None
 
     @property
@@ -245,8 +255,10 @@ class RedisServer:
             "--appendonly",
             "no",
         ]
+        if self.maxclients is not None:
+            argv += ["--maxclients", str(self.maxclients)]
         if self.proc is None:
-            self.proc = Proc(f"redis-{self.port}", argv, os.environ)
+            self.proc = Proc(f"redis-{self.port}", argv, os.environ, logs=self.logs)
         else:
             self.proc.terminate()
             self.proc.start()
