@@ -1,6 +1,6 @@
-"""The call records the statistics read, from #7's `telephony.Call` when it exists.
+"""The call records the statistics read, from `telephony.Call`.
 
-The interface (docs/kpis.md, "What telephony provides") — a model `telephony.Call` with:
+The fields read (docs/kpis.md, "What telephony provides"):
 
 | field | type | meaning |
 |---|---|---|
@@ -16,14 +16,11 @@ The interface (docs/kpis.md, "What telephony provides") — a model `telephony.C
 | `direction` | str (optional) | only `inbound` calls are offered; outbound ones are left out |
 | `updated_at` | datetime (optional) | incremental roll-ups (else the last 2 days are re-read) |
 
-#7's model (landed) records the *queue* wait in `hold_seconds` (Asterisk's AgentConnect
+The call model records the *queue* wait in `hold_seconds` (Asterisk's AgentConnect
 `HoldTime`) and has no in-call hold time. So when the model has `queued_at`, `hold_seconds`
 is read as queue wait and is **not** added to the handle time; an in-call hold time is read
 from `on_hold_seconds` if telephony adds one. Average handle time is then talk + wrap-up
 (+ on-hold when recorded).
-
-Without the model (telephony not built yet) every call figure is simply absent: the
-roll-up skips, the dashboard hides the call cards, exports of calls are empty.
 """
 
 from __future__ import annotations
@@ -32,36 +29,15 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.apps import apps
 from django.db.models import Model, Q
 
 from analytics.kpis import CallRecord
-
-REQUIRED_FIELDS = (
-    "started_at",
-    "answered_at",
-    "ended_at",
-    "state",
-    "queue",
-    "operator",
-    "hold_seconds",
-    "talk_seconds",
-    "wrapup_seconds",
-)
+from telephony.models import Call
 
 
-def call_model() -> type[Model] | None:
-    """`telephony.Call` if it is installed and has the fields we read; else None."""
-    if not apps.is_installed("telephony"):
-        return None
-    try:
-        model = apps.get_model("telephony", "Call")
-    except LookupError:
-        return None
-    names = {f.name for f in model._meta.get_fields()}
-    if not all(name in names for name in REQUIRED_FIELDS):
-        return None
-    return model
+def call_model() -> type[Call]:
+    """The model the call figures are read from."""
+    return Call
 
 
 def _has(model: type[Model], name: str) -> bool:
@@ -79,8 +55,6 @@ def call_records(
 ) -> Iterator[tuple[int, CallRecord]]:
     """(id, record) for the calls that started in [from, to), or with these ids."""
     model = call_model()
-    if model is None:
-        return
     qs = model.objects.all()
     queue_field = model._meta.get_field("queue")
     if queue_field.is_relation:
@@ -122,8 +96,6 @@ def changed_call_hours(since: datetime, now: datetime) -> set[datetime]:
     from analytics.kpis import hour_floor
 
     model = call_model()
-    if model is None:
-        return set()
     if _has(model, "updated_at"):
         changed = model.objects.filter(updated_at__gte=since)
     else:

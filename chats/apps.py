@@ -10,8 +10,8 @@ class ChatsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.services import operators_available
+        from chats.metrics import register_queue_collector
         from chats.services.distribution import on_operators_available
-        from smartdesk.metrics import register_queue_collector
 
         operators_available.connect(on_operators_available, dispatch_uid="chats.distribution")
         register_queue_collector()

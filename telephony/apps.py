@@ -13,8 +13,12 @@ class TelephonyConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_started
 
+        from chats.contact_stats import register_contact_source
+        from telephony.contact_stats import customer_calls
         from telephony.embedded import in_process_enabled
 
+        # The side panel counts the customer's calls; chats does not import telephony.
+        register_contact_source(customer_calls)
         if in_process_enabled():
             # The web server's event loop is only reachable from inside it: the first request
             # it serves starts the listener there (management commands serve none).

@@ -1,5 +1,6 @@
-"""Shared pieces of the chats API: error mapping, the caller's preferences, parsing, and
-the gated querysets and contexts every view serialises with."""
+"""Shared pieces of the chats API: the caller's preferences, parsing, the documented error
+answers, and the gated querysets and contexts every view serialises with. Errors are turned
+into answers for every app's API by `smartdesk.api_errors` (the DRF exception handler)."""
 
 from __future__ import annotations
 
@@ -25,11 +26,11 @@ from chats.serializers import (
     ErrorSerializer,
 )
 
-# --- errors, preferences ---------------------------------------------------------------
+# --- preferences, parsing ---------------------------------------------------------------
 
 
 class ApiMixin:
-    """Every view of this module: our error mapping, and the caller's language and time zone.
+    """Every view of the chats API: the caller's language and time zone.
 
     The preferences middleware runs before DRF authenticates a token, so it only knows
     session users; this does the same for every authenticated caller. Naive datetimes in a
@@ -92,6 +93,7 @@ class StrictPageSize:
         return super().get_page_size(request)  # type: ignore[misc]
 
 
+# The error answers the views document (`smartdesk.api_errors` produces them).
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Bad input; nothing changed."),
     404: OpenApiResponse(ErrorSerializer, description="No such conversation (or not yours)."),

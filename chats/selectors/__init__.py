@@ -63,7 +63,6 @@ from chats.selectors.queues import (
     TeamQueue,
     is_waiting,
     queue_overview,
-    queue_position,
     queue_status,
     waiting_q,
 )
@@ -111,7 +110,6 @@ __all__ = [
     "message_for",
     "names_mentioned",
     "queue_overview",
-    "queue_position",
     "queue_status",
     "search_conversations",
     "snoozed_q",

@@ -38,7 +38,7 @@ class OperatorRow:
     capacity: int
     last_seen_at: datetime | None
     # Whether distribution gives them conversations (their role works on conversations and
-    # receives automatic assignments, issue 13); the others take them by hand.
+    # receives automatic assignments); the others take them by hand.
     receives: bool = True
 
     @property
@@ -202,6 +202,3 @@ def queue_status(conversation: Conversation, *, now: datetime | None = None) -> 
     return QueueStatus(
         position=ahead + 1, estimated_wait_seconds=int((ahead + 1) * handle_seconds / slots)
     )
-
-
-queue_position = queue_status  # the name the channels (widget, app) use

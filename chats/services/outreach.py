@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -42,12 +42,10 @@ def conversation_open_by_operator(
       their role may exceed it, and nothing is stored;
     - the `created` event carries `source` (e.g. `{"source": "call", "call_id": 7}`), the
       optional `note` becomes an internal note, and `conversation.changed` is published on
-      commit;
-    - `actor` must see the new conversation (`visible_conversations`); otherwise
-      `PermissionDenied` and nothing is stored.
-    """
-    from chats.selectors import visible_conversations
+      commit.
 
+    Whatever their role's scope, `actor` sees the conversation: it is assigned to them.
+    """
     if not inbox.is_active:
         raise ValidationError(_("The inbox “%(name)s” is not active.") % {"name": inbox})
     extra = dict(source or {})
@@ -63,8 +61,6 @@ def conversation_open_by_operator(
     )
     _record(conversation, ConversationEvent.Type.CREATED, actor, inbox=inbox.pk, **extra)
     conversation = conversation_assign(conversation=conversation, operator=actor, actor=actor)
-    if not visible_conversations(actor).filter(pk=conversation.pk).exists():
-        raise PermissionDenied(_("You would not be able to see this conversation."))
     if (note or "").strip():
         message_note(conversation=conversation, author=actor, body=note)
     publish_conversation_changed(conversation, change=ConversationEvent.Type.CREATED)

@@ -259,12 +259,12 @@ def test_the_dashboard_figures_read_roll_ups_in_a_fixed_number_of_queries(
         for _ in range(3):
             factories.make_conversation(inbox=support_inbox, assignee=operator)
         rollups.rollup_rebuild()
-    with mock.patch("analytics.calls.call_model", return_value=None):
-        # this period and the previous one: one aggregate each
-        with django_assert_num_queries(2):
-            cards = selectors.kpi_cards(everything())
-        # one grouped query
-        with django_assert_num_queries(1):
-            by_team = selectors.chat_totals(everything(), group_by="team")
+    # this period and the previous one: one aggregate each for conversations and for calls
+    with django_assert_num_queries(4):
+        cards = selectors.kpi_cards(everything())
+    # one grouped query
+    with django_assert_num_queries(1):
+        by_team = selectors.chat_totals(everything(), group_by="team")
     assert next(c for c in cards if c.key == "volume").value == 3
+    assert [c for c in cards if c.key.startswith("calls_")]
     assert by_team[support_inbox.default_team_id].arrived == 3

@@ -79,6 +79,9 @@ def test_the_card_loads_and_a_reply_naming_an_allergen_waits_for_confirmation(
     live_page.get_by_role("button", name="Send anyway").click()
     expect(live_page.locator("#thread-log li.msg-outbound")).to_contain_text("sesame bagel")
     expect(warning).to_be_hidden()
+    # The send's own answer has settled (it gives the message box the focus): typing sooner
+    # would go into the box that answer replaces.
+    expect(composer).to_be_focused()
 
     # leaving it out is what the customer asked for: no warning
     composer.fill("Leave out the sesame like last time?")

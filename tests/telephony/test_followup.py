@@ -7,13 +7,14 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import QuerySet
 from django.test import Client
 
+from accounts.models import Role
 from accounts.services import operator_busy_set
 from chats.models import Conversation, ConversationEvent, Message
+from chats.selectors import actionable_conversations, visible_conversations
 from chats.services.outreach import conversation_open_by_operator
 from smartdesk.models import LiveEvent
 from telephony.models import Call, CallOffer
@@ -196,21 +197,18 @@ def test_the_button_is_in_the_customers_call_history_for_calls_one_may_open(
     assert "call-card" not in refused.content.decode()
 
 
-def test_the_service_refuses_a_conversation_the_actor_would_not_see(
-    anna, support_inbox, monkeypatch
+@pytest.mark.parametrize("scope", [Role.Scope.ASSIGNED, Role.Scope.TEAMS, Role.Scope.ALL])
+def test_the_actor_sees_the_conversation_they_open_whatever_their_scope(
+    scope, delivery, support_inbox
 ) -> None:
+    actor = factories.make_user(role=factories.make_role(scope=scope), teams=[delivery])
     customer = factories.make_customer("Svetlana", phone=NUMBER)
-    monkeypatch.setattr(
-        "chats.selectors.visible_conversations", lambda user, **kw: Conversation.objects.none()
+    conversation = conversation_open_by_operator(
+        customer=customer, inbox=support_inbox, actor=actor, note="x", source={"call_id": 1}
     )
-    with pytest.raises(PermissionDenied):
-        conversation_open_by_operator(
-            customer=customer, inbox=support_inbox, actor=anna, note="x", source={"call_id": 1}
-        )
-    assert not Conversation.objects.exists()
-    assert not ConversationEvent.objects.exists()
-    anna.profile.refresh_from_db()
-    assert anna.profile.load == 0
+    assert conversation.team_id != delivery.pk  # not a team of theirs
+    assert visible_conversations(actor).filter(pk=conversation.pk).exists()
+    assert actionable_conversations(actor).filter(pk=conversation.pk).exists()
 
 
 @pytest.mark.django_db(transaction=True)

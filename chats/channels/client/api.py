@@ -44,6 +44,7 @@ from chats.channels.client.sessions import (
     session_start,
 )
 from chats.models import Conversation, Inbox, Message
+from chats.selectors.queues import queue_status
 from chats.serializers import ErrorSerializer
 from chats.services.messages import DuplicateDelivery, message_receive
 from customers.languages import customer_language_set
@@ -365,17 +366,9 @@ def _conversation_data(conversation: Conversation | None) -> dict[str, Any] | No
 
 def queue_info(conversation: Conversation) -> dict[str, Any] | None:
     """Where the customer stands in the team queue and the estimated wait, from the
-    distribution selectors (`chats.selectors.queue_position`, docs/distribution.md). None
+    distribution selectors (`chats.selectors.queue_status`, docs/distribution.md). None
     when the conversation is not waiting in a queue."""
-    position = getattr(selectors, "queue_position", None)
-    if position is None:
-        return None
-    found = position(conversation)
+    found = queue_status(conversation)
     if found is None:
         return None
-    if isinstance(found, int):
-        return {"position": found, "estimated_wait_seconds": None}
-    return {
-        "position": getattr(found, "position", None),
-        "estimated_wait_seconds": getattr(found, "estimated_wait_seconds", None),
-    }
+    return {"position": found.position, "estimated_wait_seconds": found.estimated_wait_seconds}
