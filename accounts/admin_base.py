@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from accounts.access import Capability, has_capability
-from smartdesk.admin_site import SmartdeskAdminSite, SmartdeskModelAdmin
+from smartdesk.core.admin_site import SmartdeskAdminSite, SmartdeskModelAdmin
 
 
 class CapabilityAdminSite(SmartdeskAdminSite):

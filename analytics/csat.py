@@ -26,9 +26,9 @@ from django.utils.translation import gettext as _
 from analytics.models import CsatResponse
 from chats.models import Conversation, Inbox, TelegramChat
 from customers.languages import customer_locale
-from smartdesk.oncommit import after_commit
-from smartdesk.realtime import send_now
-from smartdesk.updates import model_update
+from smartdesk.core.oncommit import after_commit
+from smartdesk.core.realtime import send_now
+from smartdesk.core.updates import model_update
 
 log = logging.getLogger(__name__)
 

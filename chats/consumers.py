@@ -38,9 +38,9 @@ from chats.selectors import (
     live_events_by_seq,
     live_groups_for,
 )
-from smartdesk.consumers import AuthenticatedJsonConsumer, db
-from smartdesk.metrics import LIVE_RECOVERED
-from smartdesk.realtime import conversation_group
+from smartdesk.core.consumers import AuthenticatedJsonConsumer, db
+from smartdesk.core.metrics import LIVE_RECOVERED
+from smartdesk.core.realtime import conversation_group
 
 logger = logging.getLogger(__name__)
 

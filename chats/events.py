@@ -24,7 +24,13 @@ from accounts.access import Capability, has_capability, role_field
 from accounts.models import User
 from chats.models import Conversation, ConversationEvent, Message
 from chats.selectors import visible_conversations
-from smartdesk.realtime import ADMINS_GROUP, conversation_group, publish, team_group, user_group
+from smartdesk.core.realtime import (
+    ADMINS_GROUP,
+    conversation_group,
+    publish,
+    team_group,
+    user_group,
+)
 
 
 class ConversationChanged(TypedDict):

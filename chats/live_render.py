@@ -48,7 +48,7 @@ from accounts.access import Capability, has_capability, profile_of, scope_of
 from accounts.models import Role
 from chats.selectors import user_team_ids
 from chats.views.presenters import list_row, thread_message
-from smartdesk.consumers import db
+from smartdesk.core.consumers import db
 
 logger = logging.getLogger(__name__)
 

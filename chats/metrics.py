@@ -1,6 +1,6 @@
 """The waiting-queue gauges, read from the database at each scrape.
 
-Registered from `ChatsConfig.ready` through `smartdesk.metrics.register_scrape_collector`, so
+Registered from `ChatsConfig.ready` through `smartdesk.core.metrics.register_scrape_collector`, so
 that in multiprocess mode every scrape adds them beside the files of every process.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smartdesk.metrics import register_scrape_collector
+from smartdesk.core.metrics import register_scrape_collector
 
 
 class QueueCollector:

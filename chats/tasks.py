@@ -18,7 +18,7 @@ def wake_due_conversations() -> int:
 
 @shared_task
 def prune_live_events() -> int:
-    from smartdesk.services import live_events_prune
+    from smartdesk.core.services import live_events_prune
 
     return live_events_prune()
 

@@ -58,7 +58,7 @@ REFUSED = {409: OpenApiResponse(CustomersErrorSerializer, description="Refused i
 
 
 class _Base(APIView):
-    """Errors map to answers in one place for every API: `smartdesk.api_errors`."""
+    """Errors map to answers in one place for every API: `smartdesk.core.api_errors`."""
 
 
 class BackOfficeView(_Base):

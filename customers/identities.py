@@ -32,8 +32,8 @@ from customers.services import (
     customer_identify,
     identity_normalise,
 )
-from smartdesk.oncommit import after_commit
-from smartdesk.updates import model_update
+from smartdesk.core.oncommit import after_commit
+from smartdesk.core.updates import model_update
 
 # Sent after a merge or an undo commits: `merge` (a CustomerMerge), `undone` (bool), and
 # `conversation_ids`-like consumers read `merge.moved`. Receivers in other apps publish their

@@ -31,7 +31,7 @@ from customers.models import (
     PromoParticipation,
 )
 from customers.services import identity_normalise
-from smartdesk.updates import model_update
+from smartdesk.core.updates import model_update
 
 MAX_BULK = 1000
 ORDER_FIELDS = (

@@ -1,25 +1,20 @@
+"""The project wiring as Django apps: the admin (its site checks role capabilities, which
+accounts provides) and the `smartdesk` package itself, installed for its management command
+(`seed_demo`). The core app is `smartdesk.core.apps.CoreConfig`."""
+
 from __future__ import annotations
 
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 
 
-class SmartdeskConfig(AppConfig):
+class ProjectConfig(AppConfig):
     default = True
     name = "smartdesk"
-    verbose_name = "Smartdesk"
-
-    def ready(self) -> None:
-        from smartdesk import metrics
-
-        metrics.connect_celery_signals()
-
-        from smartdesk import routers
-
-        routers.connect_celery_signals()
+    label = "smartdesk_project"
+    verbose_name = "Smartdesk project"
 
 
 class SmartdeskAdminConfig(admin_apps.AdminConfig):
     default = False
-    # The site checks role capabilities, which live in accounts (named, not imported).
     default_site = "accounts.admin_base.CapabilityAdminSite"

@@ -41,6 +41,6 @@ application = ProtocolTypeRouter(
 
 if settings.TICKER_ENABLED:
     from smartdesk.celery import app as celery_app
-    from smartdesk.ticker import start_in_background
+    from smartdesk.core.ticker import start_in_background
 
     start_in_background(celery_app)

@@ -87,20 +87,21 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "smartdesk.axes_app.AxesConfig",  # django-axes: sign-in throttling and lockout (issue 12)
     "csp",  # Content-Security-Policy header (issue 12)
-    "smartdesk",
+    "smartdesk.core",
     "accounts",
     "customers",
     "chats",
     "telephony",
     "analytics",
+    "smartdesk",  # the wiring: its management command (seed_demo)
     "analytics.ai",  # issue 14: classification models (app label "ai")
 ]
 
 MIDDLEWARE = [
-    "smartdesk.metrics.RequestMetricsMiddleware",
+    "smartdesk.core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # on every response, static files and API too (issue 12)
-    "smartdesk.middleware.InputBoundsMiddleware",  # NUL, body size, unknown methods (issue 12)
+    "smartdesk.core.middleware.InputBoundsMiddleware",  # NUL, body size, unknown methods (issue 12)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -110,7 +111,7 @@ MIDDLEWARE = [
     "accounts.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "smartdesk.routers.ReplicaReadsMiddleware",  # analytics GETs read the replica (issue 15)
+    "smartdesk.core.routers.ReplicaReadsMiddleware",  # analytics GETs read the replica (issue 15)
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout page (issue 12).
     "axes.middleware.AxesMiddleware",
 ]
@@ -180,7 +181,7 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # --- read replica: analytics reads and exports (issue 15) ----------------------------------
 # With DATABASE_REPLICA_URL (a PostgreSQL streaming standby), the statistics pages, the
 # reports API and the export builder read chats/customers/telephony/analytics rows there;
-# writes, sessions, users and roles always use the primary (smartdesk/routers.py). Unset: all
+# writes, sessions, users and roles always use the primary (smartdesk/core/routers.py). Unset: all
 # on the primary, as before. /readyz reports the replica's lag.
 DATABASE_REPLICA_URL = _checked_url(
     "DATABASE_REPLICA_URL",
@@ -188,12 +189,12 @@ DATABASE_REPLICA_URL = _checked_url(
     {"postgres", "postgresql", "pgsql"},
 )
 if DATABASE_REPLICA_URL:
-    from smartdesk.routers import replica_database  # no pool, 1 s connect timeout
+    from smartdesk.core.routers import replica_database  # no pool, 1 s connect timeout
 
     DATABASES["replica"] = replica_database(
         env.db_url_config(DATABASE_REPLICA_URL), DATABASES["default"]
     )
-DATABASE_ROUTERS = ["smartdesk.routers.PrimaryReplicaRouter"]
+DATABASE_ROUTERS = ["smartdesk.core.routers.PrimaryReplicaRouter"]
 REPLICA_READ_PATHS = ("/statistics/", "/api/v1/reports/")
 REPLICA_READ_TASKS = ("analytics.tasks.run_export",)
 REPLICA_READ_APPS = ("chats", "customers", "telephony", "analytics")
@@ -446,10 +447,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "smartdesk.api_errors.api_exception_handler",
-    # JSON bodies bounded in size, depth and NUL characters (issue 12, smartdesk/parsers.py).
+    "EXCEPTION_HANDLER": "smartdesk.core.api_errors.api_exception_handler",
+    # JSON bodies bounded in size, depth and NUL characters (issue 12, smartdesk/core/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
-        "smartdesk.parsers.BoundedJSONParser",
+        "smartdesk.core.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -464,10 +465,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Every operation documents the shared error answers (issue 12, smartdesk/openapi.py).
+    # Every operation documents the shared error answers (issue 12, smartdesk/core/openapi.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "smartdesk.openapi.document_error_responses",
+        "smartdesk.core.openapi.document_error_responses",
     ],
 }
 
@@ -551,7 +552,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 # --- fleet metrics (issue 15) ---
-# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself, smartdesk/metrics.py): one
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself, smartdesk/core/metrics.py): one
 # directory shared by every process of a host or pod, empty at start; /metrics then adds up
 # every process there. METRICS_PORT: a Celery worker (which has no web server) serves those
 # files on this port at METRICS_ADDR (0: it serves none). No token there: keep it internal.
@@ -573,7 +574,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"layer_capacity": {"()": "smartdesk.metrics.ChannelLayerCapacityFilter"}},
+    "filters": {"layer_capacity": {"()": "smartdesk.core.metrics.ChannelLayerCapacityFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -678,10 +679,10 @@ TELEPHONY_AMI_IN_PROCESS = _flag("TELEPHONY_AMI_IN_PROCESS", not REDIS_URL)
 # A snooze wakes at most this many days ahead; a report period spans at most this many days.
 SNOOZE_MAX_DAYS = env.int("SNOOZE_MAX_DAYS", default=365)
 REPORT_MAX_DAYS = env.int("REPORT_MAX_DAYS", default=730)
-# JSON request bodies nested deeper than this are refused with a 400 (smartdesk/parsers.py).
+# JSON request bodies nested deeper than this are refused with a 400 (smartdesk/core/parsers.py).
 API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=64)
 # The largest request body read into memory (JSON, forms; file uploads aside): larger ones get
-# a JSON 413 on the API and webhooks (smartdesk/middleware.py). Django's own setting.
+# a JSON 413 on the API and webhooks (smartdesk/core/middleware.py). Django's own setting.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=2_621_440)
 
 # --- AI classification (issue 14) ----------------------------------------------------------

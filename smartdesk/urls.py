@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import views as account_views
 from chats.channels.urls import client_api_urls
 from chats.views import card as card_views
-from smartdesk import health, metrics
+from smartdesk.core import health, metrics
 
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -32,7 +32,7 @@ api_v1 = [
 ]
 
 # A URL under /api/ that matches no route answers JSON, like the API's own 404s (issue 12).
-handler404 = "smartdesk.openapi.not_found"
+handler404 = "smartdesk.core.openapi.not_found"
 
 urlpatterns = [
     path("", account_views.home, name="home"),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from accounts.models import AccessAuditEntry, User
-from smartdesk.updates import model_update
+from smartdesk.core.updates import model_update
 
 
 def _audit(

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from django.dispatch import Signal
 
-from smartdesk.oncommit import after_commit
-from smartdesk.realtime import publish, user_group
+from smartdesk.core.oncommit import after_commit
+from smartdesk.core.realtime import publish, user_group
 
 # Sent on commit with `user_ids` when operators may take more work than before (came online,
 # capacity raised, joined a team). `chats` listens and runs distribution for them; accounts

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from accounts import access
 from accounts.models import OperatorProfile
-from smartdesk.updates import model_update
+from smartdesk.core.updates import model_update
 
 # What an operator may change about their own profile (the preferences page and its form).
 PREFERENCE_FIELDS = (

@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from accounts import access
 from accounts.models import OperatorProfile, User
 from accounts.services.common import _announce_available
-from smartdesk.realtime import ADMINS_GROUP, publish, user_group
-from smartdesk.updates import model_update
+from smartdesk.core.realtime import ADMINS_GROUP, publish, user_group
+from smartdesk.core.updates import model_update
 
 # --- capacity and presence (distribution: docs/distribution.md) --------------------------
 

@@ -36,7 +36,7 @@ from analytics.ai.models import (
 )
 from chats.events import publish_conversation_changed
 from chats.models import Conversation, Message, TopicRule
-from smartdesk.updates import model_update
+from smartdesk.core.updates import model_update
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from analytics.ai.summary import CUSTOMER, OPERATOR, Summary, Turn, summarize
 from analytics.models import ConversationSummary
 from chats.models import Conversation, Message
-from smartdesk.oncommit import after_commit
+from smartdesk.core.oncommit import after_commit
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from analytics.ai.anomaly import DEFAULT, WEEK, DetectorConfig, detect
 from analytics.models import AnomalyAlert
 from chats.models import Conversation
 from customers.models import Order
-from smartdesk.oncommit import after_commit
-from smartdesk.realtime import ADMINS_GROUP, publish
+from smartdesk.core.oncommit import after_commit
+from smartdesk.core.realtime import ADMINS_GROUP, publish
 
 logger = logging.getLogger(__name__)
 

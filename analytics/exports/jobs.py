@@ -20,7 +20,7 @@ from analytics.exports.published import export_tz
 from analytics.exports.query import Query
 from analytics.exports.writers import filename, write_file
 from analytics.models import ExportJob
-from smartdesk.oncommit import after_commit
+from smartdesk.core.oncommit import after_commit
 
 
 def export_job_create(

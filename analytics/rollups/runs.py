@@ -24,7 +24,7 @@ from analytics.models import (
 from analytics.rollups.facts import BATCH, facts_refresh
 from analytics.rollups.hours import rollup_hours
 from chats.models import Conversation, ConversationEvent
-from smartdesk.updates import model_update
+from smartdesk.core.updates import model_update
 
 # Re-read a little before the watermark: a transaction that started before the last run and
 # committed after it stamped its rows with a time the last run had already passed.

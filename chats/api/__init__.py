@@ -1,6 +1,6 @@
 """REST API of conversations, messages, actions, templates, search and the inbound channel
 API. Views are thin: parse, gate (`chats.selectors`), one service or selector call, render;
-errors map to statuses in one place for every app, `smartdesk.api_errors`."""
+errors map to statuses in one place for every app, `smartdesk.core.api_errors`."""
 
 from __future__ import annotations
 

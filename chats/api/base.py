@@ -1,6 +1,6 @@
 """Shared pieces of the chats API: the caller's preferences, parsing, the documented error
 answers, and the gated querysets and contexts every view serialises with. Errors are turned
-into answers for every app's API by `smartdesk.api_errors` (the DRF exception handler)."""
+into answers for every app's API by `smartdesk.core.api_errors` (the DRF exception handler)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ class StrictPageSize:
         return super().get_page_size(request)  # type: ignore[misc]
 
 
-# The error answers the views document (`smartdesk.api_errors` produces them).
+# The error answers the views document (`smartdesk.core.api_errors` produces them).
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Bad input; nothing changed."),
     404: OpenApiResponse(ErrorSerializer, description="No such conversation (or not yours)."),

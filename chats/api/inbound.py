@@ -29,7 +29,7 @@ from chats.serializers import (
     InboundResultSerializer,
 )
 from chats.services.messages import message_receive_from_channel
-from smartdesk.parsers import BoundedJSONParser
+from smartdesk.core.parsers import BoundedJSONParser
 
 # --- inbound channel API ---------------------------------------------------------------
 

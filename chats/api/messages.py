@@ -35,7 +35,7 @@ from chats.services.messages import (
     message_note,
     message_reply,
 )
-from smartdesk.openapi import constrain
+from smartdesk.core.openapi import constrain
 
 # --- messages --------------------------------------------------------------------------
 

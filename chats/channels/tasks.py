@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import shared_task
 
-from smartdesk.oncommit import after_commit
+from smartdesk.core.oncommit import after_commit
 
 log = logging.getLogger(__name__)
 

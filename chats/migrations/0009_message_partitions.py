@@ -21,7 +21,7 @@ as downtime on a large table. The way back rebuilds one plain table with the sam
 from django.db import migrations, models
 from django.db.models import deletion
 
-from smartdesk import partitions
+from smartdesk.core import partitions
 
 KEY = "msg_inbox_external_id_unique"
 

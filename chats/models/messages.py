@@ -63,7 +63,7 @@ class Message(SoftDeleted):
     # customer's reply target, the album a Telegram photo arrived in, the last edit.
     entities = models.JSONField(_("formatting"), default=list, blank=True)
     # References to a message are kept by the application, not by a database foreign key: on
-    # PostgreSQL messages are partitioned by month (smartdesk/partitions.py) and a foreign key
+    # PostgreSQL messages are partitioned by month (smartdesk/core/partitions/) and a foreign key
     # to a partitioned table must name its whole primary key, (id, created_at). Django still
     # emulates on_delete; nothing deletes messages but tests (the UI soft-deletes).
     reply_to = models.ForeignKey(

@@ -10,8 +10,8 @@ from django.db.models import Max, Q
 from accounts.access import scope_of
 from accounts.models import Role, Team
 from chats.selectors.gate import visible_conversations
-from smartdesk.models import LiveEvent
-from smartdesk.realtime import ADMINS_GROUP, team_group, user_group
+from smartdesk.core.models import LiveEvent
+from smartdesk.core.realtime import ADMINS_GROUP, team_group, user_group
 
 
 def live_groups_for(user: Any) -> set[str]:

@@ -37,7 +37,7 @@ from chats.services.common import (
 )
 from chats.services.distribution import FIELDS as DISTRIBUTION_FIELDS
 from chats.signals import conversation_closed
-from smartdesk.oncommit import after_commit
+from smartdesk.core.oncommit import after_commit
 
 
 def close_undo_window() -> timedelta:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from accounts.access import Capability, has_capability
 from chats.models import Conversation, ConversationEvent
 from chats.services import distribution
-from smartdesk.api_errors import Refused
+from smartdesk.core.api_errors import Refused
 
 Status = Conversation.Status
 EventType = ConversationEvent.Type

@@ -25,7 +25,7 @@ from customers.loyalty.rules import (
     account_balance,
 )
 from customers.models import Customer, GoodwillRequest, LoyaltyAccount, LoyaltyTransaction
-from smartdesk.updates import model_update
+from smartdesk.core.updates import model_update
 
 
 def _reason(reason: str) -> str:

@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import LoyaltyTier, LoyaltyTransaction
-from smartdesk.api_errors import Refused
+from smartdesk.core.api_errors import Refused
 
 Kind = LoyaltyTransaction.Kind
 

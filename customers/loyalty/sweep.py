@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from customers.loyalty.accounts import _refresh_tiers
 from customers.loyalty.rules import WINDOW, Kind
 from customers.models import LoyaltyAccount, LoyaltyTransaction
-from smartdesk.updates import model_update
+from smartdesk.core.updates import model_update
 
 SWEEP_BATCH = 500
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ from django.conf import settings
 from accounts.access import Capability, has_capability
 from accounts.models import User
 from accounts.services import operator_busy_set
-from smartdesk.oncommit import after_commit
+from smartdesk.core.oncommit import after_commit
 from telephony import events
 from telephony.models import Call, CallOffer
 from telephony.services.common import publish_to

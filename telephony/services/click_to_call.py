@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import OperatorProfile
 from customers.models import Identity
-from smartdesk.oncommit import after_commit
+from smartdesk.core.oncommit import after_commit
 from telephony import events
 from telephony.models import Call, Pbx
 from telephony.services.common import (

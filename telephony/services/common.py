@@ -11,7 +11,7 @@ from typing import Any
 from accounts.models import OperatorProfile
 from customers.models import Identity
 from customers.services import identity_normalise
-from smartdesk.realtime import publish, user_group
+from smartdesk.core.realtime import publish, user_group
 from telephony.models import Call, CallEvent
 
 WITHHELD = {"", "<unknown>", "anonymous", "unknown", "restricted", "private"}

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from smartdesk.oncommit import after_commit
+from smartdesk.core.oncommit import after_commit
 from telephony.models import RouteRule
 
 ROUTE_RULES_VERSION_KEY = "telephony:route-rules-version"

@@ -12,7 +12,7 @@ from django.test import Client
 from accounts.forms import PreferencesForm
 from accounts.models import OperatorProfile
 from chats.models import Inbox
-from smartdesk.models import LiveEvent
+from smartdesk.core.models import LiveEvent
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -57,8 +57,8 @@ from chats.services import conversations as conv_svc
 from chats.services import distribution
 from chats.services import messages as msg_svc
 from chats.services.outreach import conversation_open_by_operator
-from smartdesk.models import LiveEvent
-from smartdesk.realtime import send_now, user_group
+from smartdesk.core.models import LiveEvent
+from smartdesk.core.realtime import send_now, user_group
 from telephony import services as telephony_services
 from telephony.models import Pbx
 from tests import factories

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import async_to_sync
 
-from smartdesk.consumers import MAX_FRAME_CHARS
+from smartdesk.core.consumers import MAX_FRAME_CHARS
 from tests.live import operator_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -21,8 +21,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import OperatorProfile
-from smartdesk.metrics import LIVE_DROPPED, LIVE_RECOVERED, ChannelLayerCapacityFilter
-from smartdesk.realtime import publish, team_group
+from smartdesk.core.metrics import LIVE_DROPPED, LIVE_RECOVERED, ChannelLayerCapacityFilter
+from smartdesk.core.realtime import publish, team_group
 from tests import factories
 from tests.live import OperatorSocket, operator_socket
 
@@ -160,7 +160,7 @@ def test_a_resume_from_before_the_retention_window_asks_for_a_reload(
     conversation = factories.make_conversation(inbox=support_inbox)
     factories.receive(conversation, "one")
     factories.receive(conversation, "two")
-    from smartdesk.models import LiveEvent
+    from smartdesk.core.models import LiveEvent
 
     kept = LiveEvent.objects.order_by("-seq").first()
     LiveEvent.objects.exclude(pk=kept.pk).delete()  # pruned by retention
@@ -233,7 +233,7 @@ def test_a_group_send_dropped_at_capacity_is_counted_and_logged_as_a_warning() -
 def test_a_failed_live_send_is_counted_and_the_next_one_still_goes_out(operator) -> None:
     from unittest import mock
 
-    from smartdesk.realtime import _publisher, send_now, user_group
+    from smartdesk.core.realtime import _publisher, send_now, user_group
 
     layer = get_channel_layer()
     socket = operator_socket(operator)
@@ -258,7 +258,7 @@ def test_a_failed_live_send_is_counted_and_the_next_one_still_goes_out(operator)
 def test_a_socket_opened_while_redis_is_away_is_told_to_try_again_later(operator) -> None:
     from unittest import mock
 
-    from smartdesk.consumers import CLOSE_TRY_AGAIN_LATER
+    from smartdesk.core.consumers import CLOSE_TRY_AGAIN_LATER
 
     layer = get_channel_layer()
     socket = operator_socket(operator)
@@ -311,10 +311,10 @@ def test_a_lost_access_change_recovered_by_the_heartbeat_takes_effect(
         with mock.patch.object(layer, "group_send", side_effect=ConnectionError("dropped")):
             profile = OperatorProfile.objects.get(user=operator)
             account_services.operator_profile_save(profile=profile, teams=[], actor=super_admin)
-            from smartdesk.realtime import _publisher
+            from smartdesk.core.realtime import _publisher
 
             assert _publisher.flush()
-        from smartdesk.models import LiveEvent
+        from smartdesk.core.models import LiveEvent
 
         return (
             LiveEvent.objects.filter(type="access.changed", user_id=operator.pk).latest("seq").seq

@@ -23,7 +23,7 @@ from chats.models import Conversation, Inbox, Message
 from chats.selectors import visible_conversations
 from chats.services import conversations as conversation_services
 from chats.services import messages as message_services
-from smartdesk.models import LiveEvent
+from smartdesk.core.models import LiveEvent
 from tests import factories
 
 # Channels' `database_sync_to_async` closes the connection around each call: committed data.

@@ -83,7 +83,7 @@ def test_resume_fills_a_gap_below_the_last_id_without_repeating_what_was_seen(
     conversation = factories.make_conversation(inbox=support_inbox)
     factories.receive(conversation, "a")
     factories.receive(conversation, "b")
-    from smartdesk.models import LiveEvent
+    from smartdesk.core.models import LiveEvent
 
     seqs = list(
         LiveEvent.objects.filter(conversation_id=conversation.pk)

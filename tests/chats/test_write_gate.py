@@ -27,7 +27,7 @@ from chats.selectors import (
 )
 from customers import loyalty
 from customers.models import GoodwillRequest, LoyaltyTransaction
-from smartdesk.models import LiveEvent
+from smartdesk.core.models import LiveEvent
 from tests import factories
 
 pytestmark = pytest.mark.django_db

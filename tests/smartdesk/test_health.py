@@ -35,7 +35,7 @@ def test_readyz_answers_503_naming_redis_when_redis_is_unreachable(client) -> No
 def test_readyz_answers_503_naming_the_database_when_it_fails(client, monkeypatch) -> None:
     from django.db import OperationalError
 
-    from smartdesk import health
+    from smartdesk.core import health
 
     class _Broken:
         def cursor(self):

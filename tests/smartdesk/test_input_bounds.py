@@ -222,7 +222,7 @@ def test_a_multipart_body_past_one_attachment_is_a_413_before_it_is_read(setting
     """An upload is streamed to disk, but not without end: one attachment and its fields."""
     from django.test import RequestFactory
 
-    from smartdesk.middleware import InputBoundsMiddleware
+    from smartdesk.core.middleware import InputBoundsMiddleware
 
     settings.ATTACHMENT_MAX_BYTES = 1000
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 500
@@ -246,7 +246,7 @@ def test_a_multipart_body_past_one_attachment_is_a_413_before_it_is_read(setting
 def test_a_chunked_form_with_a_nul_is_a_400(admin_user) -> None:
     from django.test import RequestFactory
 
-    from smartdesk.middleware import InputBoundsMiddleware
+    from smartdesk.core.middleware import InputBoundsMiddleware
 
     middleware = InputBoundsMiddleware(lambda request: None)
     request = RequestFactory().post("/inbox/c/1/transfer/", "team=1%00", content_type=FORM)

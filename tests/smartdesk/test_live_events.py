@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from smartdesk.models import LiveEvent
-from smartdesk.realtime import publish
+from smartdesk.core.models import LiveEvent
+from smartdesk.core.realtime import publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ import pytest
 from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from smartdesk.tasks import clear_expired_sessions
+from smartdesk.core.tasks import clear_expired_sessions
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ import pytest
 from django.db import transaction
 
 from accounts.models import Team
-from smartdesk.metrics import AFTER_COMMIT_FAILURES
-from smartdesk.oncommit import after_commit
+from smartdesk.core.metrics import AFTER_COMMIT_FAILURES
+from smartdesk.core.oncommit import after_commit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +27,7 @@ def test_a_failing_hook_skips_none_of_the_hooks_after_it_and_the_write_stands(ca
     ran: list[str] = []
     before = _failures("test-live-send")
 
-    with caplog.at_level(logging.WARNING, logger="smartdesk.oncommit"), transaction.atomic():
+    with caplog.at_level(logging.WARNING, logger="smartdesk.core.oncommit"), transaction.atomic():
         Team.objects.create(name="Night shift")
         after_commit(_redis_down, name="test-live-send")
         after_commit(ran.append, "deliver", name="test-deliver")
@@ -36,7 +36,7 @@ def test_a_failing_hook_skips_none_of_the_hooks_after_it_and_the_write_stands(ca
     assert ran == ["deliver", "assign"]
     assert Team.objects.filter(name="Night shift").exists()
     assert _failures("test-live-send") == before + 1
-    [record] = [r for r in caplog.records if r.name == "smartdesk.oncommit"]
+    [record] = [r for r in caplog.records if r.name == "smartdesk.core.oncommit"]
     assert record.levelno == logging.WARNING
     assert "test-live-send" in record.getMessage()
     assert record.exc_info is not None

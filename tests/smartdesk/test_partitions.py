@@ -9,11 +9,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from smartdesk import partitions
 from smartdesk.celery import app
-from smartdesk.models import LiveEvent
-from smartdesk.services import live_events_prune
-from smartdesk.tasks import maintain_partitions
+from smartdesk.core import partitions
+from smartdesk.core.models import LiveEvent
+from smartdesk.core.services import live_events_prune
+from smartdesk.core.tasks import maintain_partitions
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from chats.models import Message
-from smartdesk import partitions
+from smartdesk.core import partitions
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.test import Client
 
 from smartdesk.asgi import application
-from smartdesk.consumers import CLOSE_UNAUTHENTICATED
-from smartdesk.metrics import WEBSOCKET_CONNECTIONS
-from smartdesk.realtime import publish, user_group
+from smartdesk.core.consumers import CLOSE_UNAUTHENTICATED
+from smartdesk.core.metrics import WEBSOCKET_CONNECTIONS
+from smartdesk.core.realtime import publish, user_group
 from tests.live import OperatorSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from analytics.models import ExportJob
 from chats.models import Message
-from smartdesk import routers
+from smartdesk.core import routers
 from tests import factories
 
 ROUTER = routers.PrimaryReplicaRouter()

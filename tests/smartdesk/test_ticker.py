@@ -10,7 +10,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from smartdesk.celery import app
-from smartdesk.ticker import Ticker
+from smartdesk.core.ticker import Ticker
 
 pytestmark = pytest.mark.django_db
 

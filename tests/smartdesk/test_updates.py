@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chats.models import Conversation
-from smartdesk.updates import model_update
+from smartdesk.core.updates import model_update
 from tests import factories
 
 pytestmark = pytest.mark.django_db

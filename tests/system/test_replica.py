@@ -1,5 +1,5 @@
 """A real streaming replica: analytics and exports read it, writes never reach it, and its
-lag is on /readyz (smartdesk/routers.py).
+lag is on /readyz (smartdesk/core/routers.py).
 
 The shared PostgreSQL server is not ours to reconfigure (its replication settings and
 pg_hba.conf belong to the machine), and a standby copies a whole cluster, so this test starts
@@ -146,7 +146,7 @@ from accounts.models import Role
 from chats.models import Conversation
 from analytics.exports import Query, export_job_create
 from analytics.models import ExportJob
-from smartdesk import routers
+from smartdesk.core import routers
 from tests import factories
 
 out = {}

@@ -16,7 +16,7 @@ from accounts.services import operator_busy_set
 from chats.models import Conversation, ConversationEvent, Message
 from chats.selectors import actionable_conversations, visible_conversations
 from chats.services.outreach import conversation_open_by_operator
-from smartdesk.models import LiveEvent
+from smartdesk.core.models import LiveEvent
 from telephony.models import Call, CallOffer
 from telephony.services import call_event_apply, call_followup_open
 from tests import factories

@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.test import Client
 from django.utils import timezone
 
-from smartdesk.models import LiveEvent
+from smartdesk.core.models import LiveEvent
 from telephony.models import Call, CallEvent
 from telephony.services import call_event_apply
 from tests import factories

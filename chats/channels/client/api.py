@@ -49,7 +49,7 @@ from chats.serializers import ErrorSerializer
 from chats.services.messages import DuplicateDelivery, message_receive
 from customers.languages import customer_language_set
 from customers.models import LanguageSource
-from smartdesk.parsers import BoundedJSONParser
+from smartdesk.core.parsers import BoundedJSONParser
 
 CLIENT_KINDS = (Inbox.Kind.WIDGET, Inbox.Kind.MOBILE)
 HISTORY_LIMIT = 100

@@ -22,7 +22,7 @@ from django.core.exceptions import PermissionDenied
 from chats.channels.client.delivery import client_group
 from chats.channels.client.sessions import session_from_token
 from chats.models import Inbox
-from smartdesk.consumers import GroupConsumer
+from smartdesk.core.consumers import GroupConsumer
 
 CLOSE_REFUSED = 4403
 ENDPOINT = "client"

@@ -23,8 +23,8 @@ from django.utils.translation import gettext as _
 
 from chats.models import DeliveryAttempt, Inbox, Message
 from customers.models import Identity
-from smartdesk.oncommit import after_commit
-from smartdesk.realtime import send_now
+from smartdesk.core.oncommit import after_commit
+from smartdesk.core.realtime import send_now
 
 SIGNATURE_HEADER = "X-Smartdesk-Signature"
 

@@ -42,7 +42,7 @@ from customers.identities import customer_link_verified, identity_set_reachable
 from customers.languages import customer_language_set
 from customers.models import Customer, Identity, LanguageSource
 from customers.services import customer_identify
-from smartdesk.oncommit import after_commit
+from smartdesk.core.oncommit import after_commit
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from chats.channels.telegram.ingest import inbox_for_webhook, telegram_update_accept
 from chats.channels.telegram.updates import MalformedUpdate
-from smartdesk.parsers import loads_bounded
+from smartdesk.core.parsers import loads_bounded
 
 MAX_BODY_BYTES = 1_000_000
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name

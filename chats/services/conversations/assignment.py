@@ -16,7 +16,7 @@ from chats.models import Conversation, ConversationEvent, TopicRule
 from chats.services import distribution
 from chats.services.common import ActionRefused, _locked, _record, _refuse_if_deleted, _settle
 from chats.services.distribution import FIELDS as DISTRIBUTION_FIELDS
-from smartdesk.updates import model_update
+from smartdesk.core.updates import model_update
 
 Status = Conversation.Status
 EventType = ConversationEvent.Type

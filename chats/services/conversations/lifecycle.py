@@ -18,7 +18,7 @@ from chats.services.close_undo import settle_close_later
 from chats.services.common import _locked, _record, _refuse_if_deleted, _settle
 from chats.services.conversations.reopening import NOT_SNOOZED, _reopen
 from chats.services.distribution import FIELDS as DISTRIBUTION_FIELDS
-from smartdesk.oncommit import after_commit
+from smartdesk.core.oncommit import after_commit
 
 Status = Conversation.Status
 EventType = ConversationEvent.Type

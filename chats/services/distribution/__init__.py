@@ -31,7 +31,7 @@ One module per part, importing one way (`triggers` <- `load` <- `placement` <- `
 * `sweep`: the periodic safety net (reassignment from away operators, load reconciliation).
 
 `waiting_q`, `QUEUE_ORDER` and `is_waiting` are reads, in chats.selectors (re-exported here for
-the queue gauges in smartdesk.metrics). A test that patches a name must patch it in the module
+the queue gauges in smartdesk.core.metrics). A test that patches a name must patch it in the module
 that looks it up.
 """
 

@@ -16,8 +16,8 @@ from accounts.models import OperatorProfile
 from chats.models import Conversation
 from chats.selectors import is_waiting
 from chats.services.distribution.triggers import request_assignment, request_fill
-from smartdesk import metrics
-from smartdesk.oncommit import after_commit
+from smartdesk.core import metrics
+from smartdesk.core.oncommit import after_commit
 
 Status = Conversation.Status
 Presence = OperatorProfile.Presence

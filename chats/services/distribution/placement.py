@@ -16,9 +16,9 @@ from chats.events import publish_conversation_changed
 from chats.models import Conversation, ConversationEvent
 from chats.selectors import QUEUE_ORDER, waiting_q
 from chats.services.distribution.load import _charge, snapshot
-from smartdesk import metrics
-from smartdesk.oncommit import after_commit
-from smartdesk.updates import model_update
+from smartdesk.core import metrics
+from smartdesk.core.oncommit import after_commit
+from smartdesk.core.updates import model_update
 
 Presence = OperatorProfile.Presence
 EventType = ConversationEvent.Type

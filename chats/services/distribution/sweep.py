@@ -16,7 +16,7 @@ from chats.events import publish_conversation_changed
 from chats.models import Conversation, ConversationEvent
 from chats.services.distribution.load import FIELDS, settle, snapshot
 from chats.services.distribution.placement import distribute_queue
-from smartdesk.realtime import ADMINS_GROUP, publish, user_group
+from smartdesk.core.realtime import ADMINS_GROUP, publish, user_group
 
 log = logging.getLogger(__name__)
 

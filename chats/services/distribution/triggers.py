@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from smartdesk.oncommit import after_commit
+from smartdesk.core.oncommit import after_commit
 
 
 def request_assignment(conversation_id: int, *, exclude_user_id: int | None = None) -> None:

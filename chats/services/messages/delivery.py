@@ -18,7 +18,7 @@ from chats import adapters
 from chats.adapters import RetryLater
 from chats.events import publish_message
 from chats.models import Message
-from smartdesk.updates import model_update
+from smartdesk.core.updates import model_update
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from chats.signals import customer_message_received
 from customers.languages import customer_language_set
 from customers.models import Customer, LanguageSource
 from customers.services import customer_identify
-from smartdesk.oncommit import after_commit
-from smartdesk.updates import model_update
+from smartdesk.core.oncommit import after_commit
+from smartdesk.core.updates import model_update
 
 
 class DuplicateDelivery(Exception):

@@ -15,8 +15,8 @@ from chats.models import Conversation, ConversationEvent, Message
 from chats.services.common import ActionRefused, _locked, _record
 from chats.services.conversations.assignment import conversation_assign
 from chats.services.messages.common import Kind, Status, _clean_body, _preview
-from smartdesk.oncommit import after_commit
-from smartdesk.updates import model_update
+from smartdesk.core.oncommit import after_commit
+from smartdesk.core.updates import model_update
 
 
 @transaction.atomic

@@ -26,7 +26,7 @@ def clock(moment: datetime) -> Iterator[None]:
     `timezone.now()`. A day is replayed in one transaction (one commit instead of one per
     action), so what a service does after its commit (tasks, CSAT surveys, deliveries) is
     collected and run right after the service returns, still at `moment`, each isolated as
-    `smartdesk.oncommit` isolates them."""
+    `smartdesk.core.oncommit` isolates them."""
     pending: list[Callable[[], Any]] = []
 
     def on_commit(func: Callable[[], Any], using: str | None = None, robust: bool = False) -> None:
@@ -55,7 +55,9 @@ def _quiet_replay() -> Iterator[None]:
     by one (WAL with synchronous=NORMAL: a crash loses at most the last commits, which a
     second run adds again)."""
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch("smartdesk.realtime.get_channel_layer", return_value=None))
+        stack.enter_context(
+            mock.patch("smartdesk.core.realtime.get_channel_layer", return_value=None)
+        )
         stack.enter_context(override_settings(AI_CLASSIFY_ENABLED=False))
         # The hand-over summary of each closed conversation (a model run per close) as well.
         stack.enter_context(_summaries_off())

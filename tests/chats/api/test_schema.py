@@ -58,7 +58,7 @@ def test_each_action_documents_its_body_and_answers(tmp_path) -> None:
     assert snooze["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Snooze"
     }
-    # Its own answers, and the ones every API operation can give (smartdesk/openapi.py):
+    # Its own answers, and the ones every API operation can give (smartdesk/core/openapi.py):
     # signed out 401, CSRF or role 403, another method 405, an Accept it cannot meet 406,
     # a body too large 413 or not JSON 415, Redis out of reach 503. Not 429: it has no limit.
     assert set(snooze["responses"]) == {

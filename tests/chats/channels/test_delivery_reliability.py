@@ -22,7 +22,7 @@ from chats.channels.tasks import (
 )
 from chats.models import Conversation, DeliveryAttempt, Inbox, Message, TelegramUpdate
 from chats.services import messages as message_services
-from smartdesk.models import LiveEvent
+from smartdesk.core.models import LiveEvent
 from tests.chats.channels.conftest import BOT_TOKEN, committed, update, webhook
 
 pytestmark = pytest.mark.django_db

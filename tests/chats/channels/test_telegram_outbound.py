@@ -13,7 +13,7 @@ from django.test import Client, override_settings
 from chats.models import Conversation, DeliveryAttempt, Inbox, Message, TelegramChat
 from chats.services import messages as message_services
 from customers.models import Identity
-from smartdesk.models import LiveEvent
+from smartdesk.core.models import LiveEvent
 from tests.chats.channels.conftest import CUSTOMER_TG, committed, update, webhook
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from accounts.models import OperatorProfile
 from accounts.services import presence_expire, presence_set, team_save
 from chats.models import Conversation, ConversationEvent
 from chats.services import distribution
-from smartdesk.models import LiveEvent
+from smartdesk.core.models import LiveEvent
 from tests import factories
 from tests.chats.distribution.conftest import profile
 from tests.live import operator_socket as _socket

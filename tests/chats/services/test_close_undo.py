@@ -387,7 +387,7 @@ def test_the_sweep_works_in_bounded_batches(sweep, announced, support_inbox, ope
 
 def test_the_sweep_is_scheduled_for_beat_and_the_embedded_ticker():
     from smartdesk.celery import app
-    from smartdesk.ticker import Ticker
+    from smartdesk.core.ticker import Ticker
 
     [name] = [
         name

@@ -138,7 +138,7 @@ def test_the_sweep_notifies_the_assignee_after_commit(
     operator, conversation, django_capture_on_commit_callbacks
 ) -> None:
     from accounts.services import presence_set
-    from smartdesk.models import LiveEvent
+    from smartdesk.core.models import LiveEvent
 
     presence_set(user=operator, presence="online")  # at work, with room: it comes back to her
     with time_machine.travel(datetime(2026, 2, 1, 8, tzinfo=UTC), tick=False) as clock:

@@ -9,7 +9,7 @@ key too, so its UPDATE touches one partition. The way back rebuilds one plain ta
 
 from django.db import migrations, models
 
-from smartdesk import partitions
+from smartdesk.core import partitions
 
 STAMP = """
 CREATE OR REPLACE FUNCTION smartdesk_liveevent_stamp_seq() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from smartdesk import partitions
-from smartdesk.models import LiveEvent
+from smartdesk.core import partitions
+from smartdesk.core.models import LiveEvent
 
 
 def live_events_prune() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from smartdesk.partitions.schemes import Scheme
+from smartdesk.core.partitions.schemes import Scheme
 
 
 def is_partitioned(cursor, table: str) -> bool:

@@ -1,7 +1,7 @@
 """The only module that talks to the channel layer.
 
 Services call `publish()` inside their transaction. The event is written to the live-event
-log (`smartdesk.models.LiveEvent`) in that transaction and sent to its groups only after the
+log (`smartdesk.core.models.LiveEvent`) in that transaction and sent to its groups only after the
 transaction commits, stamped with its commit-ordered `id` (the log's `seq`). No browser ever
 hears of a row that was rolled back, and a browser that reconnects asks for everything after
 the last id it saw: the database is the truth, the socket only rings the doorbell.
@@ -21,9 +21,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import connections
 
-from smartdesk.metrics import LIVE_DROPPED
-from smartdesk.models import LiveEvent
-from smartdesk.oncommit import after_commit
+from smartdesk.core.metrics import LIVE_DROPPED
+from smartdesk.core.models import LiveEvent
+from smartdesk.core.oncommit import after_commit
 
 logger = logging.getLogger(__name__)
 

@@ -166,7 +166,7 @@ CELERY_TASKS_RUNNING = Gauge(
 )
 AFTER_COMMIT_FAILURES = Counter(
     "smartdesk_after_commit_failures",
-    "Side effects run after a commit (smartdesk.oncommit.after_commit) that raised, by name. "
+    "Side effects run after a commit (smartdesk.core.oncommit.after_commit) that raised, by name. "
     "Each is isolated: the others still ran and the committed write stands.",
     ["name"],
 )

@@ -11,7 +11,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from smartdesk import routers
+from smartdesk.core import routers
 
 logger = logging.getLogger(__name__)
 

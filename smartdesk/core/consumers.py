@@ -19,8 +19,8 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from smartdesk.metrics import WEBSOCKET_ACCEPTED, WEBSOCKET_CONNECTIONS
-from smartdesk.parsers import UnsafeJson, loads_bounded
+from smartdesk.core.metrics import WEBSOCKET_ACCEPTED, WEBSOCKET_CONNECTIONS
+from smartdesk.core.parsers import UnsafeJson, loads_bounded
 
 logger = logging.getLogger(__name__)
 

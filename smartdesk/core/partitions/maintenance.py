@@ -10,8 +10,8 @@ from typing import Any
 from django.db import OperationalError, connections, transaction
 from psycopg import errors, sql
 
-from smartdesk.partitions.introspection import _ranged, is_partitioned
-from smartdesk.partitions.schemes import (
+from smartdesk.core.partitions.introspection import _ranged, is_partitioned
+from smartdesk.core.partitions.schemes import (
     SCHEMES,
     Scheme,
     _bound,
@@ -21,7 +21,7 @@ from smartdesk.partitions.schemes import (
     partition_name,
 )
 
-log = logging.getLogger("smartdesk.partitions")
+log = logging.getLogger("smartdesk.core.partitions")
 
 
 # ATTACH/DETACH wait for conflicting locks (a long report holding the default partition); past

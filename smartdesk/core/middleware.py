@@ -26,8 +26,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 
-from smartdesk.api_errors import RETRY_AFTER_SECONDS, backend_unavailable
-from smartdesk.parsers import max_body_bytes, too_large_message
+from smartdesk.core.api_errors import RETRY_AFTER_SECONDS, backend_unavailable
+from smartdesk.core.parsers import max_body_bytes, too_large_message
 
 MACHINE_PREFIXES = ("/api/", "/integrations/")
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

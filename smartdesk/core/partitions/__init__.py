@@ -30,15 +30,15 @@ The package:
 
 from __future__ import annotations
 
-from smartdesk.partitions.conversion import to_partitioned, to_plain
-from smartdesk.partitions.introspection import is_partitioned, partitions
-from smartdesk.partitions.maintenance import (
+from smartdesk.core.partitions.conversion import to_partitioned, to_plain
+from smartdesk.core.partitions.introspection import is_partitioned, partitions
+from smartdesk.core.partitions.maintenance import (
     LOCK_TIMEOUT,
     drop_partitions_before,
     ensure_partitions,
     maintain,
 )
-from smartdesk.partitions.schemes import (
+from smartdesk.core.partitions.schemes import (
     LIVE_EVENTS,
     MESSAGES,
     SCHEMES,

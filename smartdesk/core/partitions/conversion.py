@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from psycopg import sql
 
-from smartdesk.partitions.introspection import is_partitioned
-from smartdesk.partitions.maintenance import _create_partition
-from smartdesk.partitions.schemes import Scheme, _next, _start, default_name
+from smartdesk.core.partitions.introspection import is_partitioned
+from smartdesk.core.partitions.maintenance import _create_partition
+from smartdesk.core.partitions.schemes import Scheme, _next, _start, default_name
 
 
 def _fetch(cursor, query: str, params: list) -> list[tuple]:

@@ -12,7 +12,7 @@ from django.db import models
 
 class LiveEvent(models.Model):
     # Unique by construction (one sequence draws it), not by an index: on PostgreSQL the table
-    # is partitioned by day of `created_at` (smartdesk/partitions.py), and a unique index on
+    # is partitioned by day of `created_at` (smartdesk/core/partitions/), and a unique index on
     # a partitioned table must contain the partition key.
     seq = models.BigIntegerField(null=True, db_index=True)
     type = models.CharField(max_length=64)

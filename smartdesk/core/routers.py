@@ -181,8 +181,8 @@ def _task_finished(task_id: str | None = None, **kwargs: Any) -> None:
 def connect_celery_signals() -> None:
     from celery.signals import task_postrun, task_prerun
 
-    task_prerun.connect(_task_started, weak=False, dispatch_uid="smartdesk.routers.prerun")
-    task_postrun.connect(_task_finished, weak=False, dispatch_uid="smartdesk.routers.postrun")
+    task_prerun.connect(_task_started, weak=False, dispatch_uid="smartdesk.core.routers.prerun")
+    task_postrun.connect(_task_finished, weak=False, dispatch_uid="smartdesk.core.routers.postrun")
 
 
 # --- lag ----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import transaction
 
-from smartdesk import metrics
+from smartdesk.core import metrics
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What the OpenAPI schema says about errors, and the JSON 404 under /api/ (issue 12).
 
-Every API answers its errors the same way (`smartdesk.api_errors`): a JSON object with a
+Every API answers its errors the same way (`smartdesk.core.api_errors`): a JSON object with a
 `detail` message (and, for invalid input, one list of messages per field). The
 post-processing hook documents those answers on every operation that does not describe them
 itself, so that a client (and schemathesis) knows every status code it can get.

@@ -15,7 +15,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from smartdesk.parsers import too_large_message
+from smartdesk.core.parsers import too_large_message
 
 
 class Refused(Exception):
