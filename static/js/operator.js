@@ -201,12 +201,38 @@
     }
   });
 
+  // A reply on its way: what was sent, and what the operator typed in the box meanwhile. The
+  // answer (the fresh thread, with an empty box) must not swallow words typed after Send.
+  var sending = null;
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var body = document.getElementById("composer-body");
+    if (elt && elt.id === "composer" && body) sending = { sent: body.value, typed: null };
+  });
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    var body = document.getElementById("composer-body");
+    if (sending && event.detail.target && event.detail.target.id === "thread" && body) {
+      sending.typed = body.value;
+    }
+  });
+
+  function typedAfterSend(record) {
+    if (!record || record.typed === null || record.typed === record.sent) return "";
+    // Typed on after the sent text (it stays in the box until the answer): keep the rest.
+    if (record.typed.indexOf(record.sent) === 0) return record.typed.slice(record.sent.length).replace(/^\s+/, "");
+    return record.typed; // the box was cleared and something new written
+  }
+
   document.body.addEventListener("htmx:afterRequest", function (event) {
     var elt = event.detail.elt;
-    if (elt && elt.id === "composer" && event.detail.xhr.status < 300) {
-      var body = document.getElementById("composer-body");
-      if (body) body.value = "";
-      closePicker();
+    if (elt && elt.id === "composer") {
+      var record = sending;
+      sending = null;
+      if (event.detail.xhr.status < 300) {
+        var body = document.getElementById("composer-body");
+        if (body) body.value = typedAfterSend(record);
+        closePicker();
+      }
     }
   });
 
