@@ -47,3 +47,20 @@ class CapabilityPermissions:
 
 class CapabilityModelAdmin(CapabilityPermissions, SmartdeskModelAdmin):
     pass
+
+
+class NoAddOrDeleteAdmin(CapabilityModelAdmin):
+    """Rows that only services make and that are kept for good (a log, a conversation): the
+    admin looks at them and acts on them through its actions, but never adds or deletes one,
+    neither one by one nor with the bulk delete action."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions

@@ -29,7 +29,7 @@ def run_export(job_id: int) -> str:
     return exports.export_job_run(job_id=job_id)
 
 
-# --- AI: summaries, trends and anomalies (issue 14, docs/ai.md) -------------------------------
+# --- AI: summaries, trends and anomalies (docs/ai.md) -----------------------------------------
 
 
 @shared_task(ignore_result=True, acks_late=True)

@@ -2,6 +2,9 @@
 
 Every adapter goes through `ChannelAdapter.send`, which lets nothing but a reply out: an
 internal note or a system event raises before any channel code runs.
+
+The channels register their adapters in `ChatsConfig.ready` (`register`); this module imports
+no channel.
 """
 
 from __future__ import annotations
@@ -42,31 +45,13 @@ class ChannelAdapter:
     def _send(self, message: Message) -> str | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-
-class PullAdapter(ChannelAdapter):
-    """Channels whose client fetches replies itself (widget, mobile app, API clients) over the
-    REST API or its WebSocket: storing the reply is delivering it. Connected clients get a
-    ring on their socket; a mobile inbox with a push URL also gets a signed webhook (its own
-    task, its own retries and recorded attempts) so the app can send a push notification."""
-
-    def _send(self, message: Message) -> str | None:
-        from chats.channels.client.delivery import client_notify
-
-        client_notify(message)
-        return None
+    def secret_changed(self, inbox: Inbox) -> None:
+        """The inbox was given a new secret (not committed yet). A channel that holds the old
+        one is handed the new one here; raising `ValidationError` keeps the old secret. The
+        clients that fetch their replies have nothing to do."""
 
 
-_ADAPTERS: dict[str, ChannelAdapter] = {
-    Inbox.Kind.WIDGET: PullAdapter(),
-    Inbox.Kind.MOBILE: PullAdapter(),
-    Inbox.Kind.API: PullAdapter(),
-}
-
-
-def _telegram() -> ChannelAdapter:
-    from chats.channels.telegram.delivery import TelegramAdapter
-
-    return TelegramAdapter()
+_ADAPTERS: dict[str, ChannelAdapter] = {}
 
 
 def register(kind: str, adapter: ChannelAdapter) -> None:
@@ -74,6 +59,4 @@ def register(kind: str, adapter: ChannelAdapter) -> None:
 
 
 def adapter_for(inbox: Inbox) -> ChannelAdapter | None:
-    if inbox.kind == Inbox.Kind.TELEGRAM and inbox.kind not in _ADAPTERS:
-        register(Inbox.Kind.TELEGRAM, _telegram())
     return _ADAPTERS.get(inbox.kind)

@@ -13,13 +13,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.access import Capability
-from accounts.admin_base import CapabilityModelAdmin
+from accounts.admin_base import CapabilityModelAdmin, NoAddOrDeleteAdmin
 from chats.models import Conversation, Inbox, ReplyTemplate
 from chats.selectors import actionable_conversations, visible_conversations
 from chats.services import conversations as conversation_services
 from chats.services import inboxes as inbox_services
 from chats.services import templates as template_services
-from customers.admin_merge import NoAddOrDeleteAdmin
 
 
 class InboxForm(forms.ModelForm):

@@ -15,3 +15,17 @@ class ChatsConfig(AppConfig):
 
         operators_available.connect(on_operators_available, dispatch_uid="chats.distribution")
         register_queue_collector()
+        self._register_adapters()
+
+    @staticmethod
+    def _register_adapters() -> None:
+        """Every channel's adapter, by inbox kind: the clients that fetch their replies
+        themselves (widget, app, API) and Telegram."""
+        from chats.adapters import register
+        from chats.channels.client.delivery import PullAdapter
+        from chats.channels.telegram.delivery import TelegramAdapter
+        from chats.models import Inbox
+
+        for kind in (Inbox.Kind.WIDGET, Inbox.Kind.MOBILE, Inbox.Kind.API):
+            register(kind, PullAdapter())
+        register(Inbox.Kind.TELEGRAM, TelegramAdapter())

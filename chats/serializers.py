@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from accounts.api import TeamRefSerializer
 from accounts.models import Team, User
-from chats.channels.downloads import attachment_api_url
+from chats.attachment_links import attachment_api_url
 from chats.models import Conversation, Inbox, Message
 from chats.selectors import customer_identities, effective_status
 from chats.snooze import PRESETS
@@ -34,7 +34,7 @@ PRIORITY_VALUES: dict[str, int] = {name: value for value, name in PRIORITY_NAMES
 
 class FarDateTimeField(serializers.DateTimeField):
     """A date-time that may lie past year 9999 in the caller's zone (a snooze stored before
-    its horizon existed, seen from UTC+14): given in UTC then, instead of failing (issue 12)."""
+    its horizon existed, seen from UTC+14): given in UTC then, instead of failing."""
 
     def enforce_timezone(self, value: Any) -> Any:
         try:

@@ -51,7 +51,7 @@ def distribution_sweep() -> int:
     return distribution.distribution_sweep()
 
 
-# --- undo for close (issue 13, chats.services.close_undo) -----------------------------------
+# --- undo for close (chats.services.close_undo) --------------------------------------------
 
 
 @shared_task(acks_late=True)

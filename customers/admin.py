@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from accounts.access import Capability, has_capability
 from accounts.admin_base import CapabilityModelAdmin, CapabilityPermissions
 from customers import loyalty
+from customers.admin_merge import merge_customers
 from customers.auth import integration_client_create
 from customers.languages import language_validate
 from customers.models import (
@@ -106,6 +107,7 @@ class CustomerAdmin(CapabilityModelAdmin):
     )
     readonly_fields = ("language_source",)
     inlines = [IdentityInline, CustomerTagInline, PromoParticipationInline]
+    actions = [merge_customers]
 
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         if "language" in form.changed_data:
@@ -121,7 +123,7 @@ class CustomerAdmin(CapabilityModelAdmin):
         return self.search_fields
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # conversations refer to customers; merging comes with #5
+        return False  # conversations refer to customers: merge them instead
 
 
 # --- orders and products ------------------------------------------------------------------------
@@ -346,6 +348,3 @@ class IntegrationClientAdmin(CapabilityModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deactivate instead: the history names it
-
-
-from customers import admin_merge  # noqa: E402, F401  (customer merge action and log, #5)

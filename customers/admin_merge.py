@@ -1,9 +1,8 @@
 """Admin: merge two customers (a confirmation page choosing which record to keep), and the
-merge log with an undo. Every change goes through `customers.identities`."""
+merge log with an undo. Every change goes through `customers.identities`. The merge action is
+offered by `customers.admin.CustomerAdmin`."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -14,8 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.access import Capability
-from accounts.admin_base import CapabilityModelAdmin
-from customers.admin import CustomerAdmin
+from accounts.admin_base import NoAddOrDeleteAdmin
 from customers.identities import customer_merge, customer_unmerge
 from customers.models import Customer, CustomerMerge
 
@@ -64,23 +62,6 @@ def merge_customers(
     return TemplateResponse(request, "admin/customers/merge_confirm.html", context)
 
 
-class NoAddOrDeleteAdmin(CapabilityModelAdmin):
-    """Rows that only services make and that are kept for good (a log, a conversation): the
-    admin looks at them and acts on them through its actions, but never adds or deletes one,
-    neither one by one nor with the bulk delete action."""
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-
 @admin.register(CustomerMerge)
 class CustomerMergeAdmin(NoAddOrDeleteAdmin):
     view_capability = Capability.VIEW_CUSTOMER_PII
@@ -113,6 +94,3 @@ class CustomerMergeAdmin(NoAddOrDeleteAdmin):
             request,
             ngettext("%(n)d merge undone.", "%(n)d merges undone.", done) % {"n": done},
         )
-
-
-CustomerAdmin.actions = [*(CustomerAdmin.actions or []), merge_customers]

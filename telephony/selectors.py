@@ -19,7 +19,8 @@ from accounts.models import Role
 from chats.models import Conversation
 from customers.models import Identity
 from telephony.models import Call, CallOffer, Pbx, RouteRule
-from telephony.services import ROUTE_RULES_VERSION_KEY, number_normalise
+from telephony.numbers import number_normalise
+from telephony.route_cache import ROUTE_RULES_VERSION_KEY
 
 
 def visible_calls(user: Any) -> QuerySet[Call]:

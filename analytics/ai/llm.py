@@ -49,9 +49,7 @@ def _endpoint() -> str:
     return url if url.endswith("/chat/completions") else f"{url}/chat/completions"
 
 
-def _request_body(turns: Sequence[Turn], card: Card) -> dict[str, Any]:
-    from analytics.ai.summary import MAX_WORDS
-
+def _request_body(turns: Sequence[Turn], card: Card, max_words: int) -> dict[str, Any]:
     who = {"customer": "Customer" if card.lang == "en" else "Клиент"}
     who["operator"] = "Operator" if card.lang == "en" else "Оператор"
     dialog = "\n".join(f"{who[t.role]}: {t.text}" for t in turns)
@@ -60,16 +58,16 @@ def _request_body(turns: Sequence[Turn], card: Card) -> dict[str, Any]:
         "temperature": 0,
         "max_tokens": 200,
         "messages": [
-            {"role": "system", "content": _PROMPT[card.lang].format(words=MAX_WORDS)},
+            {"role": "system", "content": _PROMPT[card.lang].format(words=max_words)},
             {"role": "user", "content": dialog},
         ],
     }
 
 
-def llm_summary(turns: Sequence[Turn], *, card: Card) -> tuple[str | None, str]:
+def llm_summary(turns: Sequence[Turn], *, card: Card, max_words: int) -> tuple[str | None, str]:
     """(text, "") from the endpoint, or (None, reason) when it failed, timed out or answered
-    something that is not a chat completion."""
-    body = json.dumps(_request_body(turns, card)).encode()
+    something that is not a chat completion. The prompt asks for at most `max_words` words."""
+    body = json.dumps(_request_body(turns, card, max_words)).encode()
     headers = {"Content-Type": "application/json"}
     if settings.AI_LLM_API_KEY:
         headers["Authorization"] = f"Bearer {settings.AI_LLM_API_KEY}"

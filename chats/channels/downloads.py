@@ -27,7 +27,6 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from rest_framework.exceptions import APIException
@@ -35,30 +34,12 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from chats import selectors
+from chats.attachment_links import GRANT_SALT
+from chats.channels.client.sessions import session_from_token
 from chats.models import Message
 from customers.identities import customer_current
 
-GRANT_SALT = "smartdesk.attachment-grant"
 INLINE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
-
-
-def attachment_url(message: Message, index: int) -> str:
-    """The operator's link to a message's file (access checked when it is opened)."""
-    return reverse("attachment-download", args=[message.pk, index])
-
-
-def attachment_api_url(message: Message, index: int) -> str:
-    """The REST API's link: names the conversation, so that opening it goes through the
-    conversation gate with the API's own authentication (a token works, not only a session)."""
-    return f"{attachment_url(message, index)}?conversation={message.conversation_id}"
-
-
-def attachment_client_url(message: Message, index: int, customer_id: int) -> str:
-    """The customer's link: carries a signed grant for this one file, not their token."""
-    grant = signing.dumps(
-        {"m": message.pk, "n": index, "c": customer_id}, salt=GRANT_SALT, compress=True
-    )
-    return f"{attachment_url(message, index)}?grant={grant}"
 
 
 def _customer_may(request: HttpRequest, message: Message, index: int) -> bool:
@@ -84,8 +65,6 @@ def _customer_may(request: HttpRequest, message: Message, index: int) -> bool:
         return current is not None and current.pk == customer_id
     scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        from chats.channels.client.sessions import session_from_token
-
         try:
             session = session_from_token(inbox=message.inbox, token=token.strip())
         except PermissionDenied:

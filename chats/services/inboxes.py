@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext as _
 
+from chats.adapters import adapter_for
 from chats.models import Inbox, _new_secret
 
 
@@ -22,20 +21,13 @@ def inbox_save(*, inbox: Inbox, actor: Any) -> Inbox:
 def inbox_rotate_secret(*, inbox: Inbox, actor: Any) -> str:
     """Issue a new secret; the old one stops working at once. Returns the new secret.
 
-    A Telegram inbox's secret is also its webhook's `secret_token`: the webhook is registered
-    again with the new one, and if Telegram refuses, nothing changes (ValidationError) so
-    that updates keep arriving with the old one.
+    The inbox's channel is handed the new secret (`ChannelAdapter.secret_changed`: Telegram
+    registers its webhook again); if the channel refuses, nothing changes (ValidationError).
     """
     secret = _new_secret()
     Inbox.objects.filter(pk=inbox.pk).update(secret=secret)
     inbox.secret = secret
-    if inbox.kind == Inbox.Kind.TELEGRAM and inbox.bot_token:
-        from chats.channels.telegram.delivery import WebhookNotSet, telegram_webhook_register
-
-        try:
-            telegram_webhook_register(inbox=inbox)
-        except WebhookNotSet as problem:
-            raise ValidationError(
-                _("The secret was not changed: %(reason)s") % {"reason": problem}
-            ) from problem
+    adapter = adapter_for(inbox)
+    if adapter is not None:
+        adapter.secret_changed(inbox)
     return secret

@@ -17,9 +17,11 @@ modules hold them by subject:
 | `click_to_call` | `call_originate`, the Originate fields, failed Originates |
 | `routing` | routing rules |
 | `pbx` | PBX settings |
-| `common` | helpers shared by the above (numbers, operators' phones, raw events) |
+| `common` | what the above share (operators' phones, raw events) |
 """
 
+from telephony.numbers import number_normalise
+from telephony.route_cache import ROUTE_RULES_VERSION_KEY, route_rules_changed
 from telephony.services.ami_events import (
     CHANNEL_STATE_UP,
     HANDLED_EVENTS,
@@ -45,16 +47,10 @@ from telephony.services.common import (
     event_time,
     fingerprint,
     interface_of,
-    number_normalise,
     operator_for,
 )
 from telephony.services.pbx import pbx_save
-from telephony.services.routing import (
-    ROUTE_RULES_VERSION_KEY,
-    route_rule_delete,
-    route_rule_save,
-    route_rules_changed,
-)
+from telephony.services.routing import route_rule_delete, route_rule_save
 from telephony.services.wrapup import (
     call_wrapup_release,
     calls_close_stale,

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from telephony.models import Call, CallOffer
+from telephony.numbers import WITHHELD, number_normalise
 from telephony.services.call_state import (
     CallContext,
     answer,
@@ -22,13 +23,11 @@ from telephony.services.call_state import (
 )
 from telephony.services.click_to_call import originate_response_apply
 from telephony.services.common import (
-    WITHHELD,
     Outcome,
     customer_id_for_number,
     event_store,
     event_time,
     interface_of,
-    number_normalise,
     operator_for,
 )
 

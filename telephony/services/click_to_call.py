@@ -18,11 +18,11 @@ from customers.models import Identity
 from smartdesk.core.oncommit import after_commit
 from telephony import events
 from telephony.models import Call, Pbx
+from telephony.numbers import number_normalise
 from telephony.services.common import (
     Outcome,
     event_store,
     event_time,
-    number_normalise,
     publish_to,
 )
 

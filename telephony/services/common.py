@@ -10,11 +10,8 @@ from typing import Any
 
 from accounts.models import OperatorProfile
 from customers.models import Identity
-from customers.services import identity_normalise
 from smartdesk.core.realtime import publish, user_group
 from telephony.models import Call, CallEvent
-
-WITHHELD = {"", "<unknown>", "anonymous", "unknown", "restricted", "private"}
 
 
 class Outcome:
@@ -47,14 +44,6 @@ def event_time(fields: dict[str, str], received_at: datetime) -> datetime:
         except (ValueError, OverflowError, OSError):
             pass
     return received_at
-
-
-def number_normalise(raw: str) -> str:
-    """E.164 for a valid number, "" for a withheld or invalid one."""
-    raw = (raw or "").strip()
-    if raw.lower() in WITHHELD:
-        return ""
-    return identity_normalise(Identity.Kind.PHONE, raw)
 
 
 def customer_id_for_number(e164: str) -> int | None:

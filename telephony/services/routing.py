@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from smartdesk.core.oncommit import after_commit
 from telephony.models import RouteRule
-
-ROUTE_RULES_VERSION_KEY = "telephony:route-rules-version"
-
-
-def route_rules_changed() -> None:
-    """Cached routes are keyed by the rules' version: bumping it drops them all at once."""
-    try:
-        cache.incr(ROUTE_RULES_VERSION_KEY)
-    except ValueError:
-        cache.set(ROUTE_RULES_VERSION_KEY, 1, None)
+from telephony.route_cache import route_rules_changed
 
 
 @transaction.atomic

@@ -8,7 +8,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from analytics.ai.summary.card import handover_card
-from analytics.ai.summary.dialog import CUSTOMER, LANGS, Summary, Turn, _turn, detect_lang
+from analytics.ai.summary.dialog import (
+    CUSTOMER,
+    LANGS,
+    MAX_WORDS,
+    Summary,
+    Turn,
+    _turn,
+    detect_lang,
+)
 from analytics.ai.summary.validation import validate
 
 logger = logging.getLogger(__name__)
@@ -55,7 +63,7 @@ def summarize(
 
     if llm is False or (llm is None and not llm_client.configured()):
         return Summary(text=card.text, lang=lang, source="offline", card=card)
-    text, reason = llm_client.llm_summary(dialog, card=card)
+    text, reason = llm_client.llm_summary(dialog, card=card, max_words=MAX_WORDS)
     if text is not None:
         reason = validate(text, dialog_text=whole, lang=lang)
         if not reason:

@@ -21,6 +21,8 @@ import httpx
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from chats.adapters import ChannelAdapter
+from chats.attachment_links import attachment_client_url
 from chats.models import DeliveryAttempt, Inbox, Message
 from customers.models import Identity
 from smartdesk.core.oncommit import after_commit
@@ -76,8 +78,6 @@ def client_message_data(message: Message) -> dict[str, Any]:
 def _client_attachment(message: Message, index: int, item: dict[str, Any]) -> dict[str, Any]:
     """A file as the customer sees it: a stored one links to the download view with a grant
     for this file (never the storage path, never their token in the URL)."""
-    from chats.channels.downloads import attachment_client_url
-
     data = {k: item[k] for k in ("name", "size", "content_type") if k in item}
     if item.get("path"):
         data["url"] = attachment_client_url(message, index, message.conversation.customer_id)
@@ -95,6 +95,17 @@ def client_notify(message: Message) -> None:
         from chats.channels.tasks import deliver_push
 
         after_commit(deliver_push.delay, message.pk, name="deliver-push")
+
+
+class PullAdapter(ChannelAdapter):
+    """Channels whose client fetches replies itself (widget, mobile app, API clients) over the
+    REST API or its WebSocket: storing the reply is delivering it. Connected clients get a
+    ring on their socket; a mobile inbox with a push URL also gets a signed webhook (its own
+    task, its own retries and recorded attempts) so the app can send a push notification."""
+
+    def _send(self, message: Message) -> str | None:
+        client_notify(message)
+        return None
 
 
 def push_signature(secret: str, timestamp: int, body: bytes) -> str:

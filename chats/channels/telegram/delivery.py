@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
 
@@ -39,6 +40,19 @@ TEXT_LIMIT = 4096
 
 class TelegramAdapter(ChannelAdapter):
     kind = Inbox.Kind.TELEGRAM
+
+    def secret_changed(self, inbox: Inbox) -> None:
+        """The inbox secret is also the webhook's `secret_token`: the webhook is registered
+        again with the new one, and if Telegram refuses, the secret is not changed
+        (ValidationError) so that updates keep arriving with the old one."""
+        if not inbox.bot_token:
+            return
+        try:
+            telegram_webhook_register(inbox=inbox)
+        except WebhookNotSet as problem:
+            raise ValidationError(
+                _("The secret was not changed: %(reason)s") % {"reason": problem}
+            ) from problem
 
     def _send(self, message: Message) -> str | None:
         """Send the reply's parts in order, resuming after the last part that went out: a

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import Capability, has_capability
+from chats.attachment_links import attachment_url
 from chats.forms import DeleteForm, PriorityForm, SnoozeForm, TransferForm
 from chats.models import Conversation, ConversationEvent, Message
 from chats.selectors import (
@@ -75,8 +76,6 @@ def _safe_url(url: Any) -> str:
 def _attachments(message: Message) -> list[dict[str, str]]:
     """Stored files link to the download view (access checked there); a file that was
     refused keeps its name and the reason (`error`)."""
-    from chats.channels.downloads import attachment_url
-
     found = []
     for index, item in enumerate(message.attachments or []):
         if not isinstance(item, dict):
