@@ -9,4 +9,4 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Access")
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (token revocation, lockout audit: issue 12)
+        from accounts import signals  # noqa: F401  (token revocation, lockout audit)

@@ -1,4 +1,4 @@
-"""Sign-in throttling and lockout, done by django-axes (issue 12).
+"""Sign-in throttling and lockout, done by django-axes.
 
 django-axes counts failed sign-ins in its own tables (AccessAttempt, AccessFailureLog, both in
 the admin) and refuses a locked username or address before the password is checked. This

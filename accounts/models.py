@@ -135,7 +135,7 @@ class Role(models.Model):
         default=False,
     )
     # Automatic distribution gives waiting conversations only to holders of a role with this
-    # on (issue 13). Supervisors and admins take conversations by hand: the built-in admin roles
+    # on. Supervisors and admins take conversations by hand: the built-in admin roles
     # have it off (migration 0006); a role that does not work on conversations gets none anyway.
     receives_auto_assignment = models.BooleanField(
         _("receives automatic assignments"),
@@ -270,7 +270,7 @@ class OperatorProfile(models.Model):
     # assigned beyond capacity on purpose. The database refuses a load above the two.
     capacity = models.PositiveSmallIntegerField(_("capacity in effect"), default=5, editable=False)
     load = models.PositiveIntegerField(_("current load"), default=0, editable=False)
-    # The part of `load` that is not conversations: a call in progress or in wrap-up (#7).
+    # The part of `load` that is not conversations: a call in progress or in wrap-up.
     busy_load = models.PositiveIntegerField(_("load from calls"), default=0, editable=False)
     overload = models.PositiveIntegerField(
         _("load allowed beyond capacity"), default=0, editable=False
@@ -306,7 +306,7 @@ class OperatorProfile(models.Model):
     )
     high_contrast = models.BooleanField(_("high-contrast theme"), default=False)
     reduced_motion = models.BooleanField(_("reduce motion"), default=False)
-    # Alerts (issue 13). Each is the operator's own choice; "reduced distraction" silences all
+    # Alerts. Each is the operator's own choice; "reduced distraction" silences all
     # of them at once without losing the individual settings.
     alert_sound = models.BooleanField(
         _("sound on a new assignment or message"),

@@ -1,4 +1,4 @@
-"""Receivers that keep sign-in safe whatever path changed the user (issue 12).
+"""Receivers that keep sign-in safe whatever path changed the user.
 
 A password is changed or reset through Django's forms (the admin's password page, a reset
 link, ``changepassword``), and a user is deactivated through ``services.user_save``; none of

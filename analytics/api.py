@@ -40,7 +40,7 @@ from analytics.kpis import CallTotals, ChatTotals
 from analytics.models import ExportJob
 from chats.api.base import ApiMixin, StrictPageSize, parse
 
-# What the filters accept, as the schema says it (issue 12: schemathesis holds us to it).
+# What the filters accept, as the schema says it (the schemathesis tests hold the API to it).
 # Calendar ranges (month 01-12, day 01-31, hour 00-23): what a pattern can say. An impossible
 # day (02-30) and a period longer than `REPORT_MAX_DAYS` are a 400 the schema cannot express.
 # Empty is the same as absent.
@@ -261,7 +261,7 @@ def stat_filters(request: Request) -> selectors.Filters:
     now = timezone.now()
     end = query.end or now
     start = query.start or (end - timedelta(days=7))
-    try:  # `from` alone ends now: still bounded (issue 12)
+    try:  # `from` alone ends now: still bounded
         check_span(start, end)
     except DjangoValidationError as error:
         raise exceptions.ValidationError({"to" if query.end else "from": error.messages}) from None
@@ -303,19 +303,18 @@ class KpisView(ApiMixin, APIView):
                 {"group_by": _("One of: %(g)s") % {"g": ", ".join(selectors.GROUPS)}}
             )
         chats = selectors.chat_totals(filters, group_by=group_by)
-        with_calls = selectors.calls_available()
-        calls = selectors.call_totals(filters, group_by=group_by) if with_calls else {}
+        calls = selectors.call_totals(filters, group_by=group_by)
         keys = sorted({*chats, *calls}, key=lambda k: (k is None, str(k)))
         groups = [
             {
                 "key": _key(k),
                 "chats": chats.get(k, ChatTotals()).kpis(),
-                "calls": calls.get(k, CallTotals()).kpis() if with_calls else None,
+                "calls": calls.get(k, CallTotals()).kpis(),
             }
             for k in keys
         ]
         total_chats = selectors.chat_totals(filters).get(None, ChatTotals())
-        total_calls = selectors.call_totals(filters).get(None, CallTotals()) if with_calls else None
+        total_calls = selectors.call_totals(filters).get(None, CallTotals())
         return Response(
             {
                 "from": filters.start.isoformat(),
@@ -327,7 +326,7 @@ class KpisView(ApiMixin, APIView):
                     "call_sl_abandons": settings.ANALYTICS_CALL_SL_ABANDONS,
                 },
                 "chats": total_chats.kpis(),
-                "calls": total_calls.kpis() if total_calls is not None else None,
+                "calls": total_calls.kpis(),
                 "group_by": group_by,
                 "groups": groups if group_by else [],
                 "names": _names(group_by, keys),

@@ -35,11 +35,6 @@ from analytics.kpis import CallRecord
 from telephony.models import Call
 
 
-def call_model() -> type[Call]:
-    """The model the call figures are read from."""
-    return Call
-
-
 def _has(model: type[Model], name: str) -> bool:
     return any(f.name == name for f in model._meta.get_fields())
 
@@ -54,9 +49,8 @@ def call_records(
     *, started_from: datetime | None = None, started_to: datetime | None = None, ids: Any = None
 ) -> Iterator[tuple[int, CallRecord]]:
     """(id, record) for the calls that started in [from, to), or with these ids."""
-    model = call_model()
-    qs = model.objects.all()
-    queue_field = model._meta.get_field("queue")
+    qs = Call.objects.all()
+    queue_field = Call._meta.get_field("queue")
     if queue_field.is_relation:
         qs = qs.select_related("queue")
     if started_from is not None:
@@ -65,11 +59,11 @@ def call_records(
         qs = qs.filter(started_at__lt=started_to)
     if ids is not None:
         qs = qs.filter(pk__in=ids)
-    if _has(model, "direction"):
+    if _has(Call, "direction"):
         qs = qs.filter(direction="inbound")
-    has_team = _has(model, "team")
-    has_queued = _has(model, "queued_at")
-    hold_field = "on_hold_seconds" if _has(model, "on_hold_seconds") else None
+    has_team = _has(Call, "team")
+    has_queued = _has(Call, "queued_at")
+    hold_field = "on_hold_seconds" if _has(Call, "on_hold_seconds") else None
     if hold_field is None and not has_queued:
         hold_field = "hold_seconds"  # the documented interface: in-call hold
     for call in qs.order_by("pk").iterator(chunk_size=2000):
@@ -95,11 +89,10 @@ def changed_call_hours(since: datetime, now: datetime) -> set[datetime]:
     """Hours (of `started_at`) of calls changed since `since`."""
     from analytics.kpis import hour_floor
 
-    model = call_model()
-    if _has(model, "updated_at"):
-        changed = model.objects.filter(updated_at__gte=since)
+    if _has(Call, "updated_at"):
+        changed = Call.objects.filter(updated_at__gte=since)
     else:
         # No change stamp: whatever ended or started recently may have changed.
         window = since - timedelta(days=2)
-        changed = model.objects.filter(Q(started_at__gte=window) | Q(ended_at__gte=since))
+        changed = Call.objects.filter(Q(started_at__gte=window) | Q(ended_at__gte=since))
     return {hour_floor(at) for at in changed.values_list("started_at", flat=True).distinct()}

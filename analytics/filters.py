@@ -31,7 +31,7 @@ from chats.models import Conversation, Inbox
 CHANNELS = (*Inbox.Kind.values, "phone")
 
 # Every date a report takes lies here: a day either side (a time zone, an inclusive end) stays
-# inside what Python's datetime and PostgreSQL can hold (issue 12).
+# inside what Python's datetime and PostgreSQL can hold.
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(9998, 12, 31)
 # A local day across a daylight-saving change is 25 hours: a period of whole days may be an

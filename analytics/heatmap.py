@@ -26,7 +26,6 @@ from analytics.selectors import (
     Filters,
     active_seconds_by_hour,
     call_totals,
-    calls_available,
     chat_totals,
 )
 
@@ -148,17 +147,14 @@ def staffing(filters: Filters) -> dict[str, Any]:
     )
     arrivals = heatmap(filters, metric="arrivals")
     online = heatmap(filters, metric="online")
-    with_calls = calls_available()
-    calls = heatmap(filters, metric="calls") if with_calls else None
-    call_handle = None
-    if with_calls:
-        call_handle = call_totals(filters).get(None, CallTotals()).kpis()["handle_avg"]
+    calls = heatmap(filters, metric="calls")
+    call_handle = call_totals(filters).get(None, CallTotals()).kpis()["handle_avg"]
     cells = []
     for weekday in range(7):
         for h in range(24):
             a = arrivals[weekday][h].avg
             chat_ops = math.ceil(a * float(handle) / 3600.0 / float(capacity) - 1e-9) if a else 0
-            c = calls[weekday][h].avg if calls else 0.0
+            c = calls[weekday][h].avg
             agents = (
                 agents_needed(
                     calls_per_hour=c,
@@ -186,5 +182,5 @@ def staffing(filters: Filters) -> dict[str, Any]:
         "chat_handle_seconds": float(handle),
         "capacity": float(capacity),
         "call_handle_seconds": call_handle,
-        "calls": with_calls,
+        "calls": True,  # part of the staffing API response: call figures are always included
     }

@@ -275,7 +275,7 @@ class ExportJob(models.Model):
         return min(100, int(self.rows_done * 100 / self.rows_total))
 
 
-# --- AI: summaries, trends and anomalies (issue 14, docs/ai.md) -------------------------------
+# --- AI: summaries, trends and anomalies (docs/ai.md) -----------------------------------------
 
 
 class ConversationSummary(models.Model):

@@ -48,7 +48,7 @@ DATASET_LABELS = {
 
 
 def _day(value: str | None) -> date | None:
-    """A `YYYY-MM-DD` from the period form, within the dates reports take (issue 12)."""
+    """A `YYYY-MM-DD` from the period form, within the dates reports take."""
     try:
         day = parse_date(value or "")
     except ValueError:  # well-formed but no such day (2026-02-30)
@@ -152,7 +152,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "staffing_rows": [(WEEKDAYS[d], staffing["cells"][d * 24 : d * 24 + 24]) for d in range(7)],
         "hours": range(24),
         "operators": selectors.operator_table(filters),
-        "calls": selectors.calls_available(),
         "can_export": has_capability(request.user, Capability.EXPORT_REPORTS),
         "datasets": [(ds, DATASET_LABELS.get(ds, ds)) for ds in sorted(exports.DATASETS)],
         "formats": exports.FORMATS,

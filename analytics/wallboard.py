@@ -1,4 +1,4 @@
-"""The wallboard's per-team tiles (issue 13): for each team the viewer may see, the queue now,
+"""The wallboard's per-team tiles: for each team the viewer may see, the queue now,
 its longest wait, today's service level and the agents by state.
 
 Scope follows the statistics pages: the role's scope narrows the teams (`selectors.stat_scope`),

@@ -50,7 +50,7 @@ urlpatterns = [
     ),
     path("search/", api.SearchView.as_view(), name="api-search"),
     path("customers/<int:pk>/card/", api.CustomerCardView.as_view(), name="api-customer-card"),
-    # Customer-level writes, through the gate's write form (issue 12).
+    # Customer-level writes, through the gate's write form.
     path(
         "customers/<int:pk>/loyalty/adjust/",
         api.AdjustView.as_view(),

@@ -120,7 +120,7 @@ def _groups_for(user: User, subscriptions: set[int]) -> set[str]:
 @db
 def _visible(user: User, pk: int) -> bool:
     # The pages' gate: a deleted conversation stays in sight (and live) for a role that may
-    # restore it, as its thread page shows it (issue 13: Restore with JavaScript on).
+    # restore it, as its thread page shows it (so Restore works with JavaScript on).
     try:
         conversation_for(user, pk, include_deleted=True)
     except Http404:

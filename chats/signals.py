@@ -13,5 +13,5 @@ from django.dispatch import Signal
 conversation_closed = Signal()
 
 # A customer's message was stored (new, not a retry) and committed. kwargs: id (the message's),
-# conversation_id. The AI classifier (analytics.ai, issue 14) classifies the first ones.
+# conversation_id. The AI classifier (analytics.ai) classifies the first ones.
 customer_message_received = Signal()

@@ -1,5 +1,5 @@
 """Snooze presets, computed in the operator's own time zone (daylight saving included), and
-the horizon: a snooze wakes at most `SNOOZE_MAX_DAYS` ahead (issue 12)."""
+the horizon: a snooze wakes at most `SNOOZE_MAX_DAYS` ahead."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who and where a conversation can be transferred to (the transfer picker, issue 13).
+"""Who and where a conversation can be transferred to (the transfer picker).
 
 The same rules as `chats.services.conversations.conversation_transfer`: any team, and any
 active operator whose role works on conversations; here only those online now (an offline

@@ -1,7 +1,7 @@
-"""django-axes (sign-in throttling and lockout, issue 12) under a name the admin can translate.
+"""django-axes (sign-in throttling and lockout) under a name the admin can translate.
 
 Axes' own app config has no verbose name, so the admin's index titled its section with the
-label, "Axes", in every language (found by tests/e2e/test_untranslated.py, issue 13).
+label, "Axes", in every language (found by tests/e2e/test_untranslated.py).
 """
 
 from __future__ import annotations

@@ -85,8 +85,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "smartdesk.axes_app.AxesConfig",  # django-axes: sign-in throttling and lockout (issue 12)
-    "csp",  # Content-Security-Policy header (issue 12)
+    "smartdesk.axes_app.AxesConfig",  # django-axes: sign-in throttling and lockout
+    "csp",  # Content-Security-Policy header
     "smartdesk.core",
     "accounts",
     "customers",
@@ -94,14 +94,14 @@ INSTALLED_APPS = [
     "telephony",
     "analytics",
     "smartdesk",  # the wiring: its management command (seed_demo)
-    "analytics.ai",  # issue 14: classification models (app label "ai")
+    "analytics.ai",  # classification models (app label "ai")
 ]
 
 MIDDLEWARE = [
     "smartdesk.core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",  # on every response, static files and API too (issue 12)
-    "smartdesk.core.middleware.InputBoundsMiddleware",  # NUL, body size, unknown methods (issue 12)
+    "csp.middleware.CSPMiddleware",  # on every response, static files and API too
+    "smartdesk.core.middleware.InputBoundsMiddleware",  # NUL, body size, unknown methods
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -111,8 +111,8 @@ MIDDLEWARE = [
     "accounts.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "smartdesk.core.routers.ReplicaReadsMiddleware",  # analytics GETs read the replica (issue 15)
-    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page (issue 12).
+    "smartdesk.core.routers.ReplicaReadsMiddleware",  # analytics GETs read the replica
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -178,7 +178,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
-# --- read replica: analytics reads and exports (issue 15) ----------------------------------
+# --- read replica: analytics reads and exports -------------------------------------------
 # With DATABASE_REPLICA_URL (a PostgreSQL streaming standby), the statistics pages, the
 # reports API and the export builder read chats/customers/telephony/analytics rows there;
 # writes, sessions, users and roles always use the primary (smartdesk/core/routers.py). Unset: all
@@ -330,7 +330,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=int(timedelta(hours=12).total_seconds()))
-# --- security: sign-in lockout, TLS, CSP (issue 12) ---------------------------------------
+# --- security: sign-in lockout, TLS, CSP --------------------------------------------------
 
 # Behind a load balancer that terminates TLS (and sets X-Forwarded-Proto): plain-HTTP requests
 # are redirected to https, browsers are told to stay on https (HSTS) and cookies are secure.
@@ -448,7 +448,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "smartdesk.core.api_errors.api_exception_handler",
-    # JSON bodies bounded in size, depth and NUL characters (issue 12, smartdesk/core/parsers.py).
+    # JSON bodies bounded in size, depth and NUL characters (smartdesk/core/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "smartdesk.core.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
@@ -465,7 +465,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Every operation documents the shared error answers (issue 12, smartdesk/core/openapi.py).
+    # Every operation documents the shared error answers (smartdesk/core/openapi.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "smartdesk.core.openapi.document_error_responses",
@@ -551,18 +551,18 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # is set, and otherwise only requests from METRICS_ALLOWED_IPS.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
-# --- fleet metrics (issue 15) ---
+# --- fleet metrics ---
 # PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself, smartdesk/core/metrics.py): one
 # directory shared by every process of a host or pod, empty at start; /metrics then adds up
 # every process there. METRICS_PORT: a Celery worker (which has no web server) serves those
 # files on this port at METRICS_ADDR (0: it serves none). No token there: keep it internal.
 METRICS_PORT = env.int("METRICS_PORT", default=0)
 METRICS_ADDR = env.str("METRICS_ADDR", default="127.0.0.1")
-# --- beat leader lock (issue 15) ---
+# --- beat leader lock ---
 # Only the beat holding this Redis lock sends periodic jobs; a standby takes over within
 # this many seconds of the leader stopping (smartdesk/celery.py).
 BEAT_LOCK_SECONDS = env.int("BEAT_LOCK_SECONDS", default=30)
-# --- PgBouncer in transaction mode (issue 15) ---
+# --- PgBouncer in transaction mode ---
 # Server-side cursors (`.iterator()` in exports and roll-ups) outlive a transaction only on
 # one server connection; behind PgBouncer in transaction mode turn them off (docs/deploy.md).
 DB_DISABLE_SERVER_SIDE_CURSORS = _flag("DB_DISABLE_SERVER_SIDE_CURSORS", False)
@@ -624,7 +624,7 @@ if ANALYTICS_CALL_SL_ABANDONS not in ("against", "ignore", "for"):
 # CSAT: a positive answer is this or more (of 1-5); surveys on/off.
 ANALYTICS_CSAT_POSITIVE = env.int("ANALYTICS_CSAT_POSITIVE", default=4)
 ANALYTICS_CSAT_ENABLED = _flag("ANALYTICS_CSAT_ENABLED", True)
-# Undo for close (issue 13): for this many seconds a close can be taken back; the survey, the
+# Undo for close: for this many seconds a close can be taken back; the survey, the
 # AI summary and classification (`conversation_closed`) wait until then.
 CLOSE_UNDO_SECONDS = env.int("CLOSE_UNDO_SECONDS", default=10)
 # Wallboard TV mode: a floor with more teams than one screen holds turns pages this often
@@ -633,7 +633,7 @@ WALLBOARD_ROTATE_SECONDS = env.int("WALLBOARD_ROTATE_SECONDS", default=20)
 # Exports above this many rows are offered as a background job (all formats work directly).
 ANALYTICS_EXPORT_DIRECT_ROWS = env.int("ANALYTICS_EXPORT_DIRECT_ROWS", default=100_000)
 
-# --- AI summaries, trends and anomalies (issue 14, docs/ai.md) ---------------------------------
+# --- AI summaries, trends and anomalies (docs/ai.md) -------------------------------------------
 # An OpenAI-compatible endpoint that writes summaries; empty (the default): offline cards only.
 AI_LLM_URL = _checked_url("AI_LLM_URL", env.str("AI_LLM_URL", default=""), {"http", "https"})
 AI_LLM_MODEL = env.str("AI_LLM_MODEL", default="")
@@ -648,7 +648,7 @@ AI_ALERT_WEBHOOK_TIMEOUT_SECONDS = env.float("AI_ALERT_WEBHOOK_TIMEOUT_SECONDS",
 AI_ANOMALY_COOLDOWN_HOURS = env.int("AI_ANOMALY_COOLDOWN_HOURS", default=6)
 
 # --- telephony (docs/telephony.md) -----------------------------------------------------------
-# What an operator on a call weighs in their load (#4): at or above their capacity, no chat
+# What an operator on a call weighs in their load: at or above their capacity, no chat
 # is assigned to them until the call and its wrap-up are over.
 TELEPHONY_CALL_WEIGHT = env.int("TELEPHONY_CALL_WEIGHT", default=100)
 # Seconds an operator stays busy after a call to finish its notes.
@@ -675,7 +675,7 @@ TELEPHONY_FOLLOWUP_INBOX = env.str("TELEPHONY_FOLLOWUP_INBOX", default="")
 # layer lives in the web process), so the web process listens to the PBX itself.
 TELEPHONY_AMI_IN_PROCESS = _flag("TELEPHONY_AMI_IN_PROCESS", not REDIS_URL)
 
-# --- input bounds (issue 12) ---------------------------------------------------------------
+# --- input bounds --------------------------------------------------------------------------
 # A snooze wakes at most this many days ahead; a report period spans at most this many days.
 SNOOZE_MAX_DAYS = env.int("SNOOZE_MAX_DAYS", default=365)
 REPORT_MAX_DAYS = env.int("REPORT_MAX_DAYS", default=730)
@@ -685,7 +685,7 @@ API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=64)
 # a JSON 413 on the API and webhooks (smartdesk/core/middleware.py). Django's own setting.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=2_621_440)
 
-# --- AI classification (issue 14) ----------------------------------------------------------
+# --- AI classification ---------------------------------------------------------------------
 # The classifier's text backend: `use` (multilingual sentence encoder from a pinned package,
 # checked by hash) or `tfidf` (character n-grams, the baseline). docs/ai.md
 AI_CLASSIFIER_BACKEND = env.str("AI_CLASSIFIER_BACKEND", default="use")

@@ -14,7 +14,7 @@ from smartdesk.core import health, metrics
 api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The Swagger UI with its start-up script as a file of its own (no inline script under the
-    # Content-Security-Policy); its page keeps one inline stylesheet (issue 12).
+    # Content-Security-Policy); its page keeps one inline stylesheet.
     path(
         "docs/",
         csp_update({"style-src": [UNSAFE_INLINE]})(
@@ -27,11 +27,11 @@ api_v1 = [
     path("", include("customers.api_urls")),
     path("", include("telephony.api_urls")),  # the dialplan's routing (docs/telephony.md)
     path("client/", include(client_api_urls)),  # widget and mobile app (docs/channels.md)
-    path("client/", include("analytics.client_api")),  # CSAT surveys in the widget / app (#8)
+    path("client/", include("analytics.client_api")),  # CSAT surveys in the widget / app
     path("", include("analytics.api_urls")),  # /api/v1/reports/… (docs/kpis.md)
 ]
 
-# A URL under /api/ that matches no route answers JSON, like the API's own 404s (issue 12).
+# A URL under /api/ that matches no route answers JSON, like the API's own 404s.
 handler404 = "smartdesk.core.openapi.not_found"
 
 urlpatterns = [
@@ -39,7 +39,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("chats.urls")),
     path("", include("chats.channels.urls")),  # Telegram webhook, widget script
-    # The customer card's actions inside a conversation (#6).
+    # The customer card's actions inside a conversation.
     path(
         "inbox/c/<int:pk>/goodwill/",
         card_views.conversation_goodwill,
@@ -50,9 +50,9 @@ urlpatterns = [
         card_views.conversation_allergy_check,
         name="conversation-allergy-check",
     ),
-    path("telephony/", include("telephony.urls")),  # call card, click-to-call (#7)
-    path("", include("analytics.urls")),  # statistics dashboard and wallboard (#8)
-    path("", include("analytics.ai.urls")),  # classification correction (#14)
+    path("telephony/", include("telephony.urls")),  # call card, click-to-call
+    path("", include("analytics.urls")),  # statistics dashboard and wallboard
+    path("", include("analytics.ai.urls")),  # classification correction
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -1,7 +1,7 @@
 """Telephony: the PBXs we listen to, the calls built from their AMI events, the raw events
 kept for audit and replay, who was rung, and the dialplan's routing rules.
 
-Field names of `Call` are a contract: the statistics (#8) compute the call KPIs from them.
+Field names of `Call` are a contract: the statistics compute the call KPIs from them.
 """
 
 from __future__ import annotations

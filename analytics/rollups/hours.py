@@ -1,5 +1,5 @@
 """The hourly rows of some UTC hours, replaced from the facts (chats, activity, CSAT) and from
-`telephony.Call` (calls, when it exists); one transaction a chunk of hours."""
+`telephony.Call` (calls); one transaction a chunk of hours."""
 
 from __future__ import annotations
 
@@ -153,8 +153,6 @@ def call_rows(records: Iterable[CallRecord]) -> dict[tuple, CallTotals]:
 
 
 def _call_hours(hours: list[datetime]) -> None:
-    if call_source.call_model() is None:
-        return  # no telephony app installed: no call figures at all
     wanted = set(hours)
     records = (
         record

@@ -25,6 +25,7 @@ from analytics.rollups.facts import BATCH, facts_refresh
 from analytics.rollups.hours import rollup_hours
 from chats.models import Conversation, ConversationEvent
 from smartdesk.core.updates import model_update
+from telephony.models import Call
 
 # Re-read a little before the watermark: a transaction that started before the last run and
 # committed after it stamped its rows with a time the last run had already passed.
@@ -97,10 +98,8 @@ def _rebuild(
         earliest = [
             ConversationFact.objects.aggregate(m=Min("arrived_hour"))["m"],
             CsatResponse.objects.aggregate(m=Min("answered_at"))["m"],
+            Call.objects.aggregate(m=Min("started_at"))["m"],
         ]
-        model = call_source.call_model()
-        if model is not None:
-            earliest.append(model.objects.aggregate(m=Min("started_at"))["m"])
         known = [e for e in earliest if e is not None]
         first = min(known) if known else now
     hours = []

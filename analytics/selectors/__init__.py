@@ -23,7 +23,7 @@ from analytics.selectors.dashboard import (
     trend,
 )
 from analytics.selectors.scope import GROUPS, Filters, local_day_bounds, stat_scope, viewer_tz
-from analytics.selectors.totals import call_totals, calls_available, chat_totals
+from analytics.selectors.totals import call_totals, chat_totals
 from analytics.selectors.wallboard import Wallboard, wallboard
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "Wallboard",
     "active_seconds_by_hour",
     "call_totals",
-    "calls_available",
     "chat_totals",
     "kpi_cards",
     "local_day_bounds",

@@ -15,7 +15,7 @@ from accounts.models import OperatorProfile, User
 from analytics.kpis import CallTotals, ChatTotals
 from analytics.models import HourlyActivity, HourlyPresence
 from analytics.selectors.scope import Filters
-from analytics.selectors.totals import call_totals, calls_available, chat_totals
+from analytics.selectors.totals import call_totals, chat_totals
 
 
 @dataclass
@@ -90,43 +90,42 @@ def kpi_cards(filters: Filters) -> list[Card]:
             "percent",
         ),
     ]
-    if calls_available():
-        cnow = call_totals(filters).get(None, CallTotals()).kpis()
-        cbefore = call_totals(filters.previous()).get(None, CallTotals()).kpis()
-        cards += [
-            Card("calls_offered", _("Calls offered"), cnow["offered"], cbefore["offered"], "count"),
-            Card(
-                "calls_lost_rate",
-                _("Lost calls"),
-                cnow["lost_rate"],
-                cbefore["lost_rate"],
-                "percent",
-                higher_is_better=False,
-            ),
-            Card(
-                "calls_asa",
-                _("Speed of answer"),
-                cnow["asa"],
-                cbefore["asa"],
-                "seconds",
-                higher_is_better=False,
-            ),
-            Card(
-                "calls_handle_avg",
-                _("Call handle time"),
-                cnow["handle_avg"],
-                cbefore["handle_avg"],
-                "seconds",
-                higher_is_better=False,
-            ),
-            Card(
-                "calls_service_level",
-                _("Call service level (%(s)s s)") % {"s": settings.ANALYTICS_CALL_SL_SECONDS},
-                cnow["service_level"],
-                cbefore["service_level"],
-                "percent",
-            ),
-        ]
+    cnow = call_totals(filters).get(None, CallTotals()).kpis()
+    cbefore = call_totals(filters.previous()).get(None, CallTotals()).kpis()
+    cards += [
+        Card("calls_offered", _("Calls offered"), cnow["offered"], cbefore["offered"], "count"),
+        Card(
+            "calls_lost_rate",
+            _("Lost calls"),
+            cnow["lost_rate"],
+            cbefore["lost_rate"],
+            "percent",
+            higher_is_better=False,
+        ),
+        Card(
+            "calls_asa",
+            _("Speed of answer"),
+            cnow["asa"],
+            cbefore["asa"],
+            "seconds",
+            higher_is_better=False,
+        ),
+        Card(
+            "calls_handle_avg",
+            _("Call handle time"),
+            cnow["handle_avg"],
+            cbefore["handle_avg"],
+            "seconds",
+            higher_is_better=False,
+        ),
+        Card(
+            "calls_service_level",
+            _("Call service level (%(s)s s)") % {"s": settings.ANALYTICS_CALL_SL_SECONDS},
+            cnow["service_level"],
+            cbefore["service_level"],
+            "percent",
+        ),
+    ]
     return cards
 
 
@@ -180,7 +179,7 @@ def operator_table(filters: Filters) -> list[OperatorRow]:
     average handle (resolution) time, first responses, CSAT, occupancy (load / offered
     capacity while online). Deactivated operators and archived roles included."""
     chats = chat_totals(filters, group_by="operator")
-    calls = call_totals(filters, group_by="operator") if calls_available() else {}
+    calls = call_totals(filters, group_by="operator")
     presence_qs = HourlyPresence.objects.filter(hour__gte=filters.start, hour__lt=filters.end)
     if filters.operator_ids is not None:
         presence_qs = presence_qs.filter(operator_id__in=filters.operator_ids)

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet, Sum
 
-from analytics import calls as call_source
 from analytics.kpis import CALL_SUM_FIELDS, CHAT_SUM_FIELDS, CallTotals, ChatTotals
 from analytics.models import HourlyCall, HourlyChat
 from analytics.selectors.scope import Filters
@@ -68,10 +67,6 @@ def chat_totals(filters: Filters, *, group_by: str | None = None) -> dict[Any, C
     return _grouped(
         _apply(HourlyChat.objects.all(), filters), CHAT_SUM_FIELDS, group_by, filters.tz, ChatTotals
     )
-
-
-def calls_available() -> bool:
-    return call_source.call_model() is not None
 
 
 def call_totals(filters: Filters, *, group_by: str | None = None) -> dict[Any, CallTotals]:

@@ -1,5 +1,5 @@
 """The AI blocks of other pages: the hand-over card on the thread page, the anomaly alerts
-and the topic trends on the statistics page (issue 14, docs/ai.md)."""
+and the topic trends on the statistics page (docs/ai.md)."""
 
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ class InboundMessageView(ApiMixin, APIView):
     authentication_classes: list[Any] = []
     # No user is needed (AllowAny); the inbox's secret is checked by its own permission.
     permission_classes = [AllowAny, InboxSecretPermission]
-    parser_classes = [BoundedJSONParser]  # size, depth and NUL bounds (issue 12)
+    parser_classes = [BoundedJSONParser]  # size, depth and NUL bounds
 
     def get_inbox(self) -> Inbox:
         if not hasattr(self, "_inbox"):

@@ -57,7 +57,7 @@ def live_events_since(
 def _replayable(user: Any) -> Q:
     """The live events a user may be replayed: their own, those of conversations they see
     now, and for scope `all` what is sent to the admins' group: the floor's presence changes
-    and the contact-spike alerts (analytics, issue 14)."""
+    and the contact-spike alerts (analytics)."""
     visible = Q(user_id=user.pk) | Q(
         conversation_id__in=visible_conversations(user, include_deleted=True).values("pk")
     )

@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 
 from chats.events import publish_conversation_changed
 from chats.models import Conversation, ConversationEvent, Inbox
-from chats.services.conversations import _record, conversation_assign
+from chats.services.common import _record
+from chats.services.conversations import conversation_assign
 from chats.services.distribution import channel_weight, initial_priority
 from chats.services.messages import message_note
 from customers.models import Customer

@@ -30,7 +30,7 @@ from customers.selectors import (
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
-# field -> how to read it from (conversation, operator). The card's fields (#6) cost a query
+# field -> how to read it from (conversation, operator). The customer card's fields cost a query
 # or two each, so `template_context` reads a field only when a template uses it.
 FIELDS: dict[str, Callable[[Conversation, Any], str]] = {
     "customer.first_name": lambda c, o: c.customer.first_name,

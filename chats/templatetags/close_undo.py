@@ -1,4 +1,4 @@
-"""`{% close_undo conversation as undo %}`: the undo offer right after a close (issue 13)."""
+"""`{% close_undo conversation as undo %}`: the undo offer right after a close."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`{{ moment|local_time:"D j M, H:i" }}`: Django's `date` filter, but a moment past year 9999
 in the viewer's zone (a far-future snooze seen from UTC+14) is shown in UTC instead of
-failing the whole page (issue 12)."""
+failing the whole page."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The transfer picker (issue 13): a fragment listing the teams and the online operators a
+"""The transfer picker: a fragment listing the teams and the online operators a
 conversation can go to, with presence and load, filtered by what the operator types.
 
 The transfer itself stays `chats.views.actions.conversation_transfer` (a plain form that

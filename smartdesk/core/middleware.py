@@ -1,4 +1,4 @@
-"""Refuse bad requests before any view sees them (issue 12).
+"""Refuse bad requests before any view sees them.
 
 - A NUL character in the path, the query string or a url-encoded form (`%00`): 400.
   PostgreSQL refuses NUL in text, so an id carrying one would otherwise end in a 500 at the

@@ -1,4 +1,4 @@
-"""What the OpenAPI schema says about errors, and the JSON 404 under /api/ (issue 12).
+"""What the OpenAPI schema says about errors, and the JSON 404 under /api/.
 
 Every API answers its errors the same way (`smartdesk.core.api_errors`): a JSON object with a
 `detail` message (and, for invalid input, one list of messages per field). The

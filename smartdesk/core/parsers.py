@@ -1,4 +1,4 @@
-"""JSON request bodies, read within bounds (issue 12).
+"""JSON request bodies, read within bounds.
 
 Python's `json` recurses once per nesting level: ten thousand `[` end in a RecursionError
 (a 500 on every endpoint, the unauthenticated widget's included). PostgreSQL refuses NUL in

@@ -1,4 +1,4 @@
-/* Smartdesk: anomaly alerts (issue 14) shown live to admins on the inbox page.
+/* Smartdesk: anomaly alerts shown live to admins on the inbox page.
  *
  * operator.js re-dispatches every frame of the operator socket as a `smartdesk:live` event;
  * this script reacts to `anomaly.alert` only (the server sends it to the admins' group: roles

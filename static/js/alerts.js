@@ -1,4 +1,4 @@
-/* Smartdesk alerts (issue 13): an operator whose Smartdesk tab is in the background hears of
+/* Smartdesk alerts: an operator whose Smartdesk tab is in the background hears of
  * a customer message in one of their conversations, or of a conversation assigned to them:
  *  - a count in the tab title, "(3) Inbox · Smartdesk", while the tab is hidden; cleared when
  *    the operator comes back to it;

@@ -1,4 +1,4 @@
-/* Smartdesk operator workspace: the keyboard and focus (issue 13).
+/* Smartdesk operator workspace: the keyboard and focus.
  *
  *  - single-key shortcuts (j k r n / a t s e u ?), never while typing in a field, and not at
  *    all when the operator switched them off (WCAG 2.1.4: `data-keyboard-shortcuts="off"` on

@@ -1,4 +1,4 @@
-/* The wallboard's TV mode (issue 13), on top of live-fragment.js (which re-renders the board
+/* The wallboard's TV mode, on top of live-fragment.js (which re-renders the board
  * on every change reported by the operator socket, and every tick).
  *
  *  - Agents that do not fit in their tile are shown a page at a time, turning every

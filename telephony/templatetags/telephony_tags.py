@@ -1,4 +1,4 @@
-"""`{% customer_calls customer %}`: the customer's calls inside their card (#6).
+"""`{% customer_calls customer %}`: the customer's calls inside their card.
 
 A template tag, so that the card (customers) shows calls without importing telephony.
 """

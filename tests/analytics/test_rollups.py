@@ -1,10 +1,9 @@
 """Roll-ups from real conversations made through the services: hours, midnight, time zones,
-snoozes, reopens, people who left, calls (present and absent)."""
+snoozes, reopens, people who left, calls."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -206,21 +205,6 @@ def test_call_figures_roll_up_from_telephony_calls(operator) -> None:
     assert k["lost_rate"] == pytest.approx(0.5)
     assert k["service_level"] == pytest.approx(0.5)
     assert set(HourlyCall.objects.values_list("hour", flat=True)) == {utc(9, 14)}
-
-
-def test_without_a_telephony_call_model_call_figures_are_skipped(operator, support_inbox) -> None:
-    with clock(utc(9, 9)):
-        factories.make_conversation(inbox=support_inbox)
-    with (
-        mock.patch("analytics.calls.call_model", return_value=None),
-        clock(utc(9, 10)),
-    ):
-        rollups.rollup_rebuild()
-        cards = selectors.kpi_cards(everything())
-        assert not selectors.calls_available()
-    assert HourlyCall.objects.count() == 0
-    assert not [c for c in cards if c.key.startswith("calls_")]
-    assert [c.value for c in cards if c.key == "volume"] == [1]
 
 
 def test_presence_is_sampled_once_a_minute_for_occupancy(operator, support_inbox) -> None:

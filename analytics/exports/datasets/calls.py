@@ -6,9 +6,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from analytics import calls as call_source
 from analytics.exports.dataset import Column, Dataset
 from analytics.exports.query import Query, query_filter
+from telephony.models import Call
 from telephony.selectors import visible_calls
 
 
@@ -32,8 +32,7 @@ class Calls(Dataset):
     )
 
     def queryset(self, user: Any, query: Query, *, pii: bool) -> QuerySet | None:
-        model = call_source.call_model()
-        names = {f.name for f in model._meta.get_fields()}
+        names = {f.name for f in Call._meta.get_fields()}
         qs = query_filter(
             visible_calls(user),
             query,
@@ -42,7 +41,7 @@ class Calls(Dataset):
             operator="operator_id",
             updated=("updated_at",) if "updated_at" in names else (),
         )
-        queue = "queue__name" if model._meta.get_field("queue").is_relation else "queue"
+        queue = "queue__name" if Call._meta.get_field("queue").is_relation else "queue"
         return qs.values(
             "pk",
             queue,

@@ -17,7 +17,7 @@ the module that looks it up.
 """
 
 from chats.services.close_undo import close_undoable_until, conversation_close_undo
-from chats.services.common import ActionRefused, _record  # outreach imports `_record` here
+from chats.services.common import ActionRefused
 from chats.services.conversations.assignment import (
     conversation_assign,
     conversation_set_priority,
@@ -41,7 +41,6 @@ from chats.services.conversations.snooze import (
 
 __all__ = [
     "ActionRefused",
-    "_record",
     "close_undoable_until",
     "conversation_assign",
     "conversation_close",

@@ -253,9 +253,9 @@ class Command(BaseCommand):
         # brings them back).
         for profile in OperatorProfile.objects.filter(user__username__in=[p[0] for p in PEOPLE]):
             services.presence_set(user=profile.user, presence=OperatorProfile.Presence.ONLINE)
-        seed_customers_demo()  # orders, allergies, loyalty for the demo customers (#6)
+        seed_customers_demo()  # orders, allergies, loyalty for the demo customers
         seed_channel_demo(teams)  # Telegram and widget inboxes (docs/channels.md)
-        seed_telephony_demo()  # a PBX, routing rules, calls in customers' history (#7)
+        seed_telephony_demo()  # a PBX, routing rules, calls in customers' history
 
     def _seed_people(self, teams: dict[str, Team], skills: dict[str, Skill]) -> None:
         roles = {r.slug: r for r in Role.objects.filter(slug__in=Role.BUILTIN_SLUGS)}
