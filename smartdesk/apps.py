@@ -14,6 +14,9 @@ class ProjectConfig(AppConfig):
     label = "smartdesk_project"
     verbose_name = "Smartdesk project"
 
+    def ready(self) -> None:
+        from smartdesk import checks  # noqa: F401 - registers the environment checks
+
 
 class SmartdeskAdminConfig(admin_apps.AdminConfig):
     default = False
