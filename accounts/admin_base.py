@@ -49,6 +49,25 @@ class CapabilityModelAdmin(CapabilityPermissions, SmartdeskModelAdmin):
     pass
 
 
+class ReadOnlyPermissions:
+    """A record written only by services (an audit trail, a call, what the back office
+    sent): looked at in the admin, never added, changed or deleted there. Mixed in before
+    `CapabilityPermissions`, which still decides who may look."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(ReadOnlyPermissions, CapabilityModelAdmin):
+    pass
+
+
 class NoAddOrDeleteAdmin(CapabilityModelAdmin):
     """Rows that only services make and that are kept for good (a log, a conversation): the
     admin looks at them and acts on them through its actions, but never adds or deletes one,

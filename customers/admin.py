@@ -10,7 +10,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from accounts.access import Capability, has_capability
-from accounts.admin_base import CapabilityModelAdmin, CapabilityPermissions
+from accounts.admin_base import (
+    CapabilityModelAdmin,
+    CapabilityPermissions,
+    ReadOnlyAdmin,
+    ReadOnlyPermissions,
+)
 from customers import loyalty
 from customers.admin_merge import merge_customers
 from customers.auth import integration_client_create
@@ -129,23 +134,14 @@ class CustomerAdmin(CapabilityModelAdmin):
 # --- orders and products ------------------------------------------------------------------------
 
 
-class ReadOnlyAdmin(CapabilityModelAdmin):
+class BackOfficeAdmin(ReadOnlyAdmin):
     """What the back office owns: looked at here, changed only through the API."""
 
     view_capability = Capability.USE_ADMIN
     change_capability = Capability.USE_ADMIN
 
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class OrderItemInline(CapabilityPermissions, admin.TabularInline):
+class OrderItemInline(ReadOnlyPermissions, CapabilityPermissions, admin.TabularInline):
     model = OrderItem
     extra = 0
     view_capability = Capability.USE_ADMIN
@@ -153,18 +149,9 @@ class OrderItemInline(CapabilityPermissions, admin.TabularInline):
     fields = ("sku", "name", "quantity", "price", "modifiers")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(BackOfficeAdmin):
     list_display = ("external_id", "customer", "placed_at", "status", "total", "currency")
     list_filter = ("status", "channel")
     search_fields = ("external_id", "customer__external_id")
@@ -211,7 +198,9 @@ class LoyaltyTierAdmin(CapabilityModelAdmin):
         return False  # tier changes refer to it; rename or re-threshold instead
 
 
-class LedgerInline(CapabilityPermissions, admin.TabularInline):
+class LedgerInline(ReadOnlyPermissions, CapabilityPermissions, admin.TabularInline):
+    """Adjustments go through the API and the service, never as a bare row."""
+
     model = LoyaltyTransaction
     extra = 0
     view_capability = Capability.USE_ADMIN
@@ -230,15 +219,6 @@ class LedgerInline(CapabilityPermissions, admin.TabularInline):
     readonly_fields = fields
     ordering = ("-created_at", "-pk")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # adjustments go through the API / service, never a bare row
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 class TierChangeInline(LedgerInline):
     model = TierChange
@@ -248,7 +228,7 @@ class TierChangeInline(LedgerInline):
 
 
 @admin.register(LoyaltyAccount)
-class LoyaltyAccountAdmin(ReadOnlyAdmin):
+class LoyaltyAccountAdmin(BackOfficeAdmin):
     list_display = ("customer", "tier", "tier_since")
     list_select_related = ("customer", "tier")
     search_fields = ("customer__external_id", "customer__first_name", "customer__last_name")
@@ -257,7 +237,7 @@ class LoyaltyAccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(GoodwillRequest)
-class GoodwillRequestAdmin(ReadOnlyAdmin):
+class GoodwillRequestAdmin(BackOfficeAdmin):
     list_display = ("account", "points", "reason", "requested_by", "status", "created_at")
     list_filter = ("status",)
     list_select_related = ("account__customer", "requested_by")

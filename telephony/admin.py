@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.access import Capability
-from accounts.admin_base import CapabilityModelAdmin, CapabilityPermissions
+from accounts.admin_base import CapabilityModelAdmin, CapabilityPermissions, ReadOnlyAdmin
 from telephony import services
 from telephony.models import Call, CallEvent, CallOffer, Pbx, RouteRule
 
@@ -117,7 +117,7 @@ class CallEventInline(_ReadOnlyInline):
 
 
 @admin.register(Call)
-class CallAdmin(CapabilityModelAdmin):
+class CallAdmin(ReadOnlyAdmin):
     """Calls are the PBX's record: read-only here, built by the listener. They carry callers'
     numbers and raw AMI fields: only for roles that may see customers' personal data."""
 
@@ -141,12 +141,3 @@ class CallAdmin(CapabilityModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Call._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -7,11 +7,10 @@ import json
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_base import CapabilityModelAdmin
+from accounts.admin_base import ReadOnlyAdmin
 from accounts.models import AccessAuditEntry
 
 
@@ -58,7 +57,7 @@ def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str
 
 
 @admin.register(AccessAuditEntry)
-class AccessAuditEntryAdmin(CapabilityModelAdmin):
+class AccessAuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("at", "who", "action", "target_type", "target_repr", "changes")
     list_filter = ("action", "target_type")
     search_fields = ("actor_repr", "target_repr")
@@ -71,12 +70,3 @@ class AccessAuditEntryAdmin(CapabilityModelAdmin):
     @admin.display(description=_("before → after"))
     def changes(self, entry: AccessAuditEntry) -> str:
         return format_html("<pre>{}</pre>", _changes(entry.before, entry.after))
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
