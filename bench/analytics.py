@@ -108,7 +108,7 @@ def _fill(conversations: int, messages_per: int, calls: int, days: int) -> dict[
                 (ARRAY['delivery','payment','menu',''])[1 + g % 4], false, '', '', 0,
                 t, t, {cmin} + g % ({cmax} - {cmin} + 1), ({inb})[1 + g % 4],
                 ({tms})[1 + g % 2], ({ops})[1 + g % 20], t, 1,
-                t + make_interval(secs => 5 + (g * 7919) % 295),
+                t + make_interval(secs => 5 + (g::bigint * 7919) % 295),
                 CASE WHEN g % 100 < 85 THEN t + make_interval(mins => 5 + g % 55) END
             FROM (SELECT g, now() - make_interval(secs => (g::bigint * 104729) % ({int(days)} * 86400)) AS t
                   FROM generate_series(1, {int(conversations)}) g) s
