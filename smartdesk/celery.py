@@ -24,7 +24,6 @@ logger = logging.getLogger("smartdesk.beat")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartdesk.settings")
 
 
-
 class SmartdeskCelery(Celery):
     """Celery, with the result backend's class resolved once per process.
 

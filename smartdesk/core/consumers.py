@@ -21,6 +21,7 @@ from django.conf import settings
 
 from smartdesk.core.metrics import WEBSOCKET_ACCEPTED, WEBSOCKET_CONNECTIONS
 from smartdesk.core.parsers import UnsafeJson, loads_bounded
+from smartdesk.core.realtime import FORWARD_TYPE
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,15 @@ class GroupConsumer(AsyncJsonWebsocketConsumer):
     async def tick(self) -> None:
         for group in list(self.joined):
             await self.channel_layer.group_add(group, self.channel_name)
+
+    async def realtime_batch(self, message: dict[str, Any]) -> None:
+        """A group's events as the publisher batched them (`realtime.BATCH_TYPE`): each is
+        handled as if it had come alone, in order."""
+        group = message.get("group")
+        for event in message.get("events") or ():
+            if self.closed:
+                return
+            await self.realtime_event({"type": FORWARD_TYPE, "event": event, "group": group})
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])

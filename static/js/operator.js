@@ -276,10 +276,24 @@
     return lang === page ? html : null;
   }
 
+  // The id of the newest event whose row was taken, per conversation: events sent to
+  // different groups may arrive out of order, and an older row must not replace a newer one.
+  var rowIds = new Map();
+
   function queuePatches(message, html) {
     rowsComeLive = true;
     var cid = Number(message.conversation_id);
-    if (typeof html.row === "string") rowPatches.set(cid, html.row);
+    if (typeof html.row === "string") {
+      var id = Number(message.id);
+      var newest = rowIds.get(cid);
+      if (!Number.isInteger(id) || newest === undefined || id >= newest) {
+        rowPatches.set(cid, html.row);
+        if (Number.isInteger(id)) {
+          if (rowIds.size > 5000) rowIds.clear();
+          rowIds.set(cid, id);
+        }
+      }
+    }
     if (typeof html.message === "string" && cid === conversationId && Number.isInteger(message.message_id)) {
       messagePatches.set(message.message_id, html.message);
     }

@@ -60,3 +60,45 @@ def test_a_rolled_back_event_leaves_no_row_and_no_number_behind() -> None:
     publish({"type": "kept"}, groups=[])  # autocommit: numbered at once
     assert list(LiveEvent.objects.values_list("type", flat=True)) == ["kept"]
     assert LiveEvent.objects.get().seq is not None
+
+
+def test_a_commit_reads_the_numbers_of_all_its_events_in_one_query() -> None:
+    from asgiref.sync import async_to_sync
+    from channels.db import database_sync_to_async
+    from channels.layers import get_channel_layer
+    from django.test.utils import CaptureQueriesContext
+
+    layer = get_channel_layer()
+
+    def write() -> list[str]:
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+            for n in range(3):
+                publish({"type": "numbered", "n": n}, groups=["batch-test"])
+            try:
+                with transaction.atomic():
+                    publish({"type": "rolled-back"}, groups=["batch-test"])
+                    raise RuntimeError("roll the savepoint back")
+            except RuntimeError:
+                pass
+        return [q["sql"] for q in queries.captured_queries]
+
+    async def scenario() -> tuple[list[str], list[dict]]:
+        channel = await layer.new_channel()
+        await layer.group_add("batch-test", channel)
+        sql = await database_sync_to_async(write)()
+        events: list[dict] = []
+        while len(events) < 3:  # one batch or several: the publisher sends what queued up
+            events += (await layer.receive(channel))["events"]
+        await layer.group_discard("batch-test", channel)
+        return sql, events
+
+    sql, events = async_to_sync(scenario)()
+
+    reads = [q for q in sql if q.startswith("SELECT") and "smartdesk_liveevent" in q]
+    assert len(reads) == 1
+    assert [event["n"] for event in events] == [0, 1, 2]
+    numbers = list(
+        LiveEvent.objects.filter(type="numbered").order_by("seq").values_list("seq", flat=True)
+    )
+    assert [event["id"] for event in events] == numbers
+    assert None not in numbers
