@@ -154,6 +154,7 @@ def classification_run(*, conversation_id: int, stage: str) -> Classification | 
         if classification is not None and _is_newer(classification, stage=stage, seen=seen):
             return classification
         raised_before = classification is not None and _raises_priority(classification)
+        shown_before = _shown(classification)
         if classification is None:
             classification = Classification(conversation=conversation)
         classification.label = prediction.label
@@ -168,8 +169,26 @@ def classification_run(*, conversation_id: int, stage: str) -> Classification | 
         if not raised_before:
             _apply_rules(conversation, classification)
         _route_topic(conversation, classification)
-        publish_conversation_changed(conversation, change=CHANGE)
+        if _shown(classification) != shown_before:
+            # A run that changes nothing on screen (the same answer on one more message) sends
+            # no event: each one makes every socket that sees the conversation re-render it.
+            publish_conversation_changed(conversation, change=CHANGE)
     return classification
+
+
+def _shown(classification: Classification | None) -> tuple[Any, ...] | None:
+    """What the list's chip and the thread's panel show of a classification
+    (templates/ai/_chip.html, templates/ai/_classification.html)."""
+    if classification is None:
+        return None
+    return (
+        classification.shown_label,
+        bool(classification.unsure),
+        classification.is_corrected,
+        f"{classification.confidence:.2f}",
+        classification.model_version,
+        tuple(classification.shown_topics or ()),
+    )
 
 
 def _is_newer(stored: Classification, *, stage: str, seen: int) -> bool:

@@ -264,3 +264,24 @@ def test_ai_classify_works_with_the_network_cut(db, monkeypatch) -> None:
     with mock.patch.object(socket.socket, "connect", refuse):
         rows = _run_classify(['{"text": "Where is my refund? Two weeks already", "lang": "en"}'])
     assert rows[0]["label"] == "complaint"
+
+
+def test_a_run_that_changes_nothing_shown_sends_no_live_event(classifying, support_inbox) -> None:
+    from smartdesk.core.models import LiveEvent
+
+    def classification_events() -> int:
+        return LiveEvent.objects.filter(
+            type="conversation.changed", payload__change=classification.CHANGE
+        ).count()
+
+    conversation = _open(support_inbox, "Please cancel my order 7781")
+    classify_conversation(conversation.pk, "first")
+    assert classification_events() == 1
+
+    classify_conversation(conversation.pk, "first")  # the same answer again
+    assert classification_events() == 1
+
+    factories.receive(conversation, "Where is my refund? It's been three weeks, I want it back")
+    classify_conversation(conversation.pk, "first")  # a different answer
+    assert Classification.objects.get(conversation=conversation).label != "order"
+    assert classification_events() == 2
