@@ -102,7 +102,20 @@ async def _maybe_sync(work: Callable[[], T]) -> T:
         return await db(work)()
 
 
+_VIEW_ATTR = "_live_render_view"
+
+
 def view_key(user: Any) -> ViewKey:
+    """The user's view, worked out once per user object (the consumer takes a fresh one
+    whenever access changes, and at every reconcile)."""
+    found = getattr(user, _VIEW_ATTR, None)
+    if found is None:
+        found = _view_key(user)
+        setattr(user, _VIEW_ATTR, found)
+    return found
+
+
+def _view_key(user: Any) -> ViewKey:
     profile = profile_of(user)
     return ViewKey(
         language=(profile.language if profile and profile.language else settings.LANGUAGE_CODE),

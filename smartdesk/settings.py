@@ -8,6 +8,7 @@ and the Celery broker to Redis. Malformed values stop the process at start-up.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -207,10 +208,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # How often the server tells each operator socket the newest event id it is entitled to
 # (after checking for and filling any gap), and refreshes the socket's group memberships.
 LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=20.0)
+# Where browsers open the operator socket when the `ws` process is not behind the same
+# origin as the pages (deploy/Procfile without a reverse proxy): e.g. ws://127.0.0.1:8001.
+# Empty: the pages' own origin (a proxy routes /ws/ to the `ws` process; docs/live.md).
+LIVE_SOCKET_ORIGIN = env.str("LIVE_SOCKET_ORIGIN", default="").rstrip("/")
+if LIVE_SOCKET_ORIGIN and (not re.fullmatch(r"wss?://[A-Za-z0-9.\-\[\]:]+", LIVE_SOCKET_ORIGIN)):
+    raise ImproperlyConfigured(
+        f"LIVE_SOCKET_ORIGIN={LIVE_SOCKET_ORIGIN!r}: give ws://host[:port] or wss://host[:port]"
+    )
 
 _CHANNEL_LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
-    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "pubsub": "smartdesk.core.layers.PubSubChannelLayer",
 }
 CHANNEL_LAYER_BACKEND = env.str("CHANNEL_LAYER_BACKEND", default="core")
 if CHANNEL_LAYER_BACKEND not in _CHANNEL_LAYER_BACKENDS:
@@ -366,7 +375,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [_csp.SELF],
         "img-src": [_csp.SELF, "data:", "blob:"],
         "font-src": [_csp.SELF],
-        "connect-src": [_csp.SELF],
+        "connect-src": [_csp.SELF, *([LIVE_SOCKET_ORIGIN] if LIVE_SOCKET_ORIGIN else [])],
         "media-src": [_csp.SELF, "blob:"],
         "object-src": [_csp.NONE],
         "base-uri": [_csp.SELF],

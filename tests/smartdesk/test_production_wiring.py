@@ -79,7 +79,7 @@ def test_the_redis_client_waits_longer_than_the_layers_blocking_receive() -> Non
 def test_the_pubsub_layer_can_be_chosen() -> None:
     s = _settings(CHANNEL_LAYER_BACKEND="pubsub")
 
-    assert s["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert s["layer"] == "smartdesk.core.layers.PubSubChannelLayer"
     assert s["group_expiry"] is None
 
 
