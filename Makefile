@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
+WS_PORT ?= 8001
 PYTEST_ARGS ?=
 HISTORY_DAYS ?= 30
 
@@ -32,7 +33,8 @@ run: install ## Serve the whole product on http://127.0.0.1:8000 (embedded, or P
 	@if [ -n "$$DATABASE_URL" ] || [ -n "$$REDIS_URL" ]; then \
 		$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
 		$(BIN)/python manage.py seed_demo --if-debug --history $(HISTORY_DAYS) && \
-		HOST=$(HOST) WEB_PORT=$(WEB_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f deploy/Procfile -d $(CURDIR); \
+		if [ -n "$$REDIS_URL" ] && [ -z "$$LIVE_SOCKET_ORIGIN" ]; then export LIVE_SOCKET_ORIGIN=ws://$(HOST):$(WS_PORT); fi; \
+		HOST=$(HOST) WEB_PORT=$(WEB_PORT) WS_PORT=$(WS_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f deploy/Procfile -d $(CURDIR); \
 	else \
 		$(BIN)/python manage.py seed_demo --history $(HISTORY_DAYS) && \
 		echo "Serving on http://$(HOST):$(WEB_PORT)/ (embedded: SQLite, in-memory channel layer, eager Celery)" && \

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.access import Capability, capabilities_of, profile_of
@@ -14,6 +15,8 @@ def ui_preferences(request: HttpRequest) -> dict[str, Any]:
     profile = profile_of(user)
     caps = capabilities_of(user)
     return {
+        # Where the pages open the operator socket (empty: their own origin).
+        "live_socket_origin": settings.LIVE_SOCKET_ORIGIN,
         "ui": {
             "font_scale": profile.font_scale if profile else 100,
             "high_contrast": bool(profile and profile.high_contrast),

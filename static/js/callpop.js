@@ -201,10 +201,12 @@
 
   function connect() {
     if (stopped || !("WebSocket" in window)) return;
+    var meta = document.querySelector('meta[name="live-socket-origin"]');
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var origin = meta && meta.content ? meta.content : scheme + window.location.host;
     var ws;
     try {
-      ws = new WebSocket(scheme + window.location.host + "/ws/operator/");
+      ws = new WebSocket(origin + "/ws/operator/");
     } catch (e) {
       return retry();
     }

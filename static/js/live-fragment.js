@@ -92,15 +92,22 @@
       try { ws.close(); } catch (e) { /* already closing */ }
     }
 
+    function socketOrigin() {
+      // The `ws` process, when it is not behind the pages' own origin (LIVE_SOCKET_ORIGIN).
+      var meta = document.querySelector('meta[name="live-socket-origin"]');
+      if (meta && meta.content) return meta.content;
+      var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+      return scheme + "//" + window.location.host;
+    }
+
     function open() {
       if (stopped) return;
       reconnectTimer = null;
       var reconnecting = attempt > 0;
       status(reconnecting ? "reconnecting" : "connecting");
-      var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
       var ws;
       try {
-        ws = new WebSocket(scheme + "//" + window.location.host + path);
+        ws = new WebSocket(socketOrigin() + path);
       } catch (e) {
         scheduleReconnect();
         return;

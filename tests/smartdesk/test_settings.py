@@ -22,6 +22,8 @@ print(json.dumps({
     "broker": settings.CELERY_BROKER_URL,
     "ticker": settings.TICKER_ENABLED,
     "debug": settings.DEBUG,
+    "socket_origin": settings.LIVE_SOCKET_ORIGIN,
+    "connect_src": settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"],
 }))
 """
 
@@ -94,7 +96,19 @@ def test_malformed_values_stop_the_process_at_start_up() -> None:
         ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL"),
         ({"DEBUG": "maybe", "SECRET_KEY": "x" * 50}, "DEBUG='maybe'"),
         ({"DATABASE_URL": "postgres://db/x"}, "SECRET_KEY"),  # production needs a real key
+        ({"LIVE_SOCKET_ORIGIN": "http://127.0.0.1:8001"}, "LIVE_SOCKET_ORIGIN"),
+        ({"LIVE_SOCKET_ORIGIN": "ws://h/ws/operator/"}, "LIVE_SOCKET_ORIGIN"),
     ]:
         result = _run(env)
         assert result.returncode != 0, env
         assert word in result.stderr, (env, result.stderr[-500:])
+
+
+def test_a_socket_origin_of_its_own_is_allowed_by_the_content_security_policy() -> None:
+    # The `ws` process on a port of its own (deploy/Procfile without a proxy): the pages'
+    # policy must let them connect there, and only there.
+    s = _settings({"LIVE_SOCKET_ORIGIN": "ws://127.0.0.1:8001/"})
+
+    assert s["socket_origin"] == "ws://127.0.0.1:8001"
+    assert s["connect_src"] == ["'self'", "ws://127.0.0.1:8001"]
+    assert _settings({})["connect_src"] == ["'self'"]
