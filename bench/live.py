@@ -165,7 +165,7 @@ class Clients:
 class Watch:
     """CPU seconds of named process trees over a window, and their peak RSS (sampled)."""
 
-    roots: dict[str, int]
+    roots: dict[str, int | list[int]]
     clients: Clients
     database: str
     began: float = 0.0
@@ -359,6 +359,9 @@ class Target:
     port: int
     proc: h.Proc
     bare: bool
+    # The `ws` process of the split shape: sockets go to it, HTTP to `port`.
+    ws_port: int | None = None
+    ws_proc: h.Proc | None = None
 
 
 def _specs(seed: dict[str, Any], target: Target, ops: list[dict[str, Any]]) -> list[dict]:
@@ -412,12 +415,15 @@ def run_target(
     layer_env: dict[str, str],
 ) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    base_ws = f"ws://127.0.0.1:{target.port}"
+    base_ws = f"ws://127.0.0.1:{target.ws_port or target.port}"
     origin = f"http://127.0.0.1:{target.port}"
     ops = seed["operators"]
     half = ops[: len(ops) // 2]
     rest = ops[len(ops) // 2 :]
-    watch_roots = {"server": target.proc.pid, **roots}
+    server = [target.proc.pid] + ([target.ws_proc.pid] if target.ws_proc else [])
+    watch_roots: dict[str, int | list[int]] = {"server": server, **roots}
+    if target.ws_proc is not None:
+        watch_roots.update(web=target.proc.pid, ws=target.ws_proc.pid)
 
     def phase(label: str, seconds: float) -> dict[str, Any]:
         time.sleep(args.settle)
@@ -447,8 +453,9 @@ def run_target(
     profiler = None
     children0 = os.times().children_user + os.times().children_system
     if args.profile and not target.bare:
+        profiled = target.ws_proc if args.profile == "ws" and target.ws_proc else target.proc
         profiler = live_profile.start(
-            target.proc.pid,
+            profiled.pid,
             args.seconds,
             log_dir / "profile.txt",
             subprocesses=args.web_workers > 1,
@@ -522,7 +529,7 @@ def run_target(
     result["send_span"] = load_end - min((s.t_send for s in sent), default=load_end)
 
     if not target.bare:
-        result["metrics"] = _metrics(target.port)
+        result["metrics"] = _metrics(target.ws_port or target.port)
     clients.ask({"op": "close"})
     return result
 
@@ -672,7 +679,19 @@ def report(
     )
     t.row("messages sent", sd["sent"], bare["sent"], ratio=False)
     t.row("messages accepted", _accepted(sd), _accepted(bare), ratio=False)
-    for name in ("server", "worker", "postgres", "redis", "clients", "loadgen", "machine"):
+    for name in (
+        "server",
+        "web",
+        "ws",
+        "worker",
+        "postgres",
+        "redis",
+        "clients",
+        "loadgen",
+        "machine",
+    ):
+        if name in ("web", "ws") and name not in sd["fanout"]["cpu_pct"]:
+            continue
         a = sd["fanout"]["cpu_pct"].get(name)
         b = bare["fanout"]["cpu_pct"].get(name)
         t.row(f"fan-out CPU {name} (% of a core)", a, b, "%", 1, ratio=name == "server")
@@ -790,6 +809,12 @@ def _parse() -> argparse.Namespace:
     )
     parser.add_argument("--web-workers", type=int, default=1, help="uvicorn --workers")
     parser.add_argument(
+        "--shape",
+        choices=("split", "single"),
+        default="split",
+        help="split: HTTP on `web`, sockets on `ws` (deploy/Procfile); single: one uvicorn for both",
+    )
+    parser.add_argument(
         "--worker-concurrency", type=int, default=2, help="celery worker --concurrency"
     )
     parser.add_argument(
@@ -800,7 +825,12 @@ def _parse() -> argparse.Namespace:
     )
     parser.add_argument("--client-procs", type=int, default=2, help="processes holding the sockets")
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy the web process during the fan-out"
+        "--profile",
+        nargs="?",
+        const="ws",
+        choices=("web", "ws"),
+        help="py-spy a server process during the fan-out (split shape: `ws` by default; "
+        "the single shape has only `web`)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the logs directory")
     parser.add_argument(
@@ -854,6 +884,11 @@ def main() -> None:
         bare_env = {**env, "CHANNEL_LAYER_PREFIX": "bench-bare"}
         # Started while the seed runs, waited for together: start-up is most of a smoke run.
         web = h.start_web(env, web_port, log_dir, workers=args.web_workers)
+        ws = ws_port = None
+        if args.shape == "split":
+            ws_port = h.free_port()
+            ws = h.start_web(env, ws_port, log_dir, workers=args.web_workers, name="ws")
+            procs.append(ws)
         worker = h.start_worker(env, log_dir)
         bare_proc = h.start_web(
             bare_env, bare_port, log_dir, app="bench.live_bare:application",
@@ -879,7 +914,9 @@ def main() -> None:
             f"{args.widgets} widget visitors"
         )
         print(
-            f"shape: uvicorn smartdesk.asgi:application --workers {args.web_workers}, celery worker "
+            f"shape: {args.shape} (HTTP and sockets "
+            f"{'in separate uvicorns' if ws else 'in one uvicorn'}), "
+            f"uvicorn smartdesk.asgi:application --workers {args.web_workers}, celery worker "
             f"--concurrency {args.worker_concurrency}, DEBUG off, layer {seed['channel_layer']}, "
             f"server heartbeat {seed['heartbeat']} s, database connections: {seed['db']}; "
             f"private redis {redis.url}, database {dbname}"
@@ -890,6 +927,8 @@ def main() -> None:
             f"{args.ping_seconds:g} s; {args.client_procs} client processes; logs in {log_dir}"
         )
         h.wait_web(web, web_port)
+        if ws is not None:
+            h.wait_web(ws, ws_port)
         h.wait_web(bare_proc, bare_port, health=None)
         h.wait_worker(worker)
         _warm_up(web_port, seed)
@@ -897,7 +936,13 @@ def main() -> None:
         assert redis.proc is not None
         roots = {"worker": worker.pid, "redis": redis.proc.pid}
         sd = run_target(
-            Target("Smartdesk", web_port, web, False), args, seed, clients, roots, log_dir, env
+            Target("Smartdesk", web_port, web, False, ws_port, ws),
+            args,
+            seed,
+            clients,
+            roots,
+            log_dir,
+            env,
         )
         bare = run_target(
             Target("bare", bare_port, bare_proc, True),
@@ -908,7 +953,12 @@ def main() -> None:
             log_dir,
             bare_env,
         )
-        over = sum(line.count("over capacity") for line in web.log_text().splitlines())
+        over = sum(
+            line.count("over capacity")
+            for proc in (web, ws)
+            if proc is not None
+            for line in proc.log_text().splitlines()
+        )
         report(args, {"seed": seed, "over_capacity": over}, sd, bare)
     finally:
         if clients is not None:

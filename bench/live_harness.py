@@ -230,12 +230,13 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def process_trees(roots: dict[str, int]) -> dict[str, list[int]]:
-    """Each root's pid with all its descendants, from one pass over /proc."""
+def process_trees(roots: dict[str, int | list[int]]) -> dict[str, list[int]]:
+    """Each root's pid (or pids) with all their descendants, from one pass over /proc."""
     tree = _children()
     trees = {}
-    for name, pid in roots.items():
-        out, todo = [], [pid]
+    for name, pids in roots.items():
+        out: list[int] = []
+        todo = list(pids) if isinstance(pids, list) else [pids]
         while todo:
             p = todo.pop()
             out.append(p)
