@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from channels.db import DatabaseSyncToAsync
@@ -26,11 +27,25 @@ from smartdesk.core.realtime import FORWARD_TYPE
 logger = logging.getLogger(__name__)
 
 
+_executor: ThreadPoolExecutor | None = None
+
+
+def _db_executor() -> ThreadPoolExecutor:
+    """As many threads as the process has pooled connections: fewer leave connections idle
+    while sockets wait (the loop's default pool has cores + 4 threads), more would only wait
+    for a connection."""
+    global _executor
+    if _executor is None:
+        size = max(4, int(getattr(settings, "DB_POOL_MAX_SIZE", 0) or 0))
+        _executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="socket-db")
+    return _executor
+
+
 def db(func: Any) -> Any:
     """A consumer's database call, run in the thread pool rather than on the one thread that
     serves every sync view of the process: a socket's reads must not queue behind HTTP ingest
     (and each other). Each call borrows a pooled connection and gives it back."""
-    return DatabaseSyncToAsync(func, thread_sensitive=False)
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_db_executor())
 
 
 # Close codes in the private range (4000-4999) so the browser can tell why.
