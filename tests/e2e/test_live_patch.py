@@ -306,3 +306,47 @@ def test_the_queue_view_follows_the_socket(
 
     # well before the page's own 30-second tick
     expect(queue.locator("tr[data-conversation]")).to_have_count(3, timeout=10_000)
+
+
+def test_a_row_from_an_older_event_never_replaces_a_newer_one(
+    live_page: Page, operator: User, support_inbox: Inbox, conversation: Conversation
+) -> None:
+    # Events sent to two groups of one batch may reach a socket out of order
+    # (docs/live.md); the page keeps the row of the newest event id per conversation.
+    other = in_thread(
+        lambda: factories.make_conversation(
+            inbox=support_inbox, text="Второй разговор", assignee=operator
+        )
+    )
+    sign_in(live_page, "anna")
+    server = ScriptedServer(live_page, {"type": "hello", "heartbeat": 600, "last_id": 0})
+    live_page.add_init_script(HEARD)
+    open_live(live_page, "/inbox/")
+    w = int(live_page.locator("#workspace").get_attribute("data-live-after"))
+    lang = live_page.evaluate("document.documentElement.lang")
+    mine, theirs = row(live_page, conversation), row(live_page, other)
+    html = mine.evaluate("e => e.outerHTML")
+    assert "Svetlana" in html
+
+    def changed(seq: int, conversation_id: int, row_html: str) -> dict[str, Any]:
+        return {
+            "type": "conversation.changed",
+            "id": seq,
+            "conversation_id": conversation_id,
+            "change": "message",
+            "html": {"row": row_html, "lang": lang},
+        }
+
+    # when: the newer event's row comes first and is shown...
+    server.send(changed(w + 2, conversation.pk, html.replace("Svetlana", "Newer")))
+    expect(mine).to_contain_text("Newer")
+    # ...then the older event's, then another conversation's, shown only after it
+    server.send(changed(w + 1, conversation.pk, html.replace("Svetlana", "Older")))
+    marker = theirs.evaluate("e => e.outerHTML").replace("Второй разговор", "Marker")
+    server.send(changed(w + 3, other.pk, marker))
+    heard(live_page, w + 3)
+    expect(theirs).to_contain_text("Marker")
+
+    # then: the row still reads as the newer event left it
+    expect(mine).to_contain_text("Newer")
+    assert "Older" not in mine.inner_text()
