@@ -33,7 +33,6 @@ run: install ## Serve the whole product on http://127.0.0.1:8000 (embedded, or P
 	@if [ -n "$$DATABASE_URL" ] || [ -n "$$REDIS_URL" ]; then \
 		$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
 		$(BIN)/python manage.py seed_demo --if-debug --history $(HISTORY_DAYS) && \
-		if [ -n "$$REDIS_URL" ] && [ -z "$$LIVE_SOCKET_ORIGIN" ]; then export LIVE_SOCKET_ORIGIN=ws://$(HOST):$(WS_PORT); fi; \
 		HOST=$(HOST) WEB_PORT=$(WEB_PORT) WS_PORT=$(WS_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f deploy/Procfile -d $(CURDIR); \
 	else \
 		$(BIN)/python manage.py seed_demo --history $(HISTORY_DAYS) && \

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -185,7 +186,7 @@ def _shown(classification: Classification | None) -> tuple[Any, ...] | None:
         classification.shown_label,
         bool(classification.unsure),
         classification.is_corrected,
-        f"{classification.confidence:.2f}",
+        floatformat(classification.confidence, "2"),  # as the panel shows it
         classification.model_version,
         tuple(classification.shown_topics or ()),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
@@ -31,12 +32,14 @@ _executor: ThreadPoolExecutor | None = None
 
 
 def _db_executor() -> ThreadPoolExecutor:
-    """As many threads as the process has pooled connections: fewer leave connections idle
-    while sockets wait (the loop's default pool has cores + 4 threads), more would only wait
-    for a connection."""
+    """Threads for the sockets' database calls: as many as the process has pooled
+    connections but two (left for HTTP requests in a process that serves both), and never
+    fewer than the loop's default pool (cores + 4). With the loop's default, renders queued
+    behind each other while connections sat idle."""
     global _executor
     if _executor is None:
-        size = max(4, int(getattr(settings, "DB_POOL_MAX_SIZE", 0) or 0))
+        pooled = int(getattr(settings, "DB_POOL_MAX_SIZE", 0) or 0)
+        size = max((os.cpu_count() or 1) + 4, pooled - 2)
         _executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="socket-db")
     return _executor
 

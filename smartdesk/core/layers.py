@@ -72,7 +72,11 @@ class _Shard(pubsub.RedisSingleShardConnection):
             targets = [c for c in layer.groups[name] if c in layer.channels]
         else:
             return
-        content = layer.channel_layer.deserialize(message["data"])
+        try:
+            content = layer.channel_layer.deserialize(message["data"])
+        except Exception:  # one bad message must not pause the loop for every socket
+            logger.exception("could not decode a message on %s", name)
+            return
         decoded = (_DECODED, content)
         for channel in targets:
             layer.channels[channel].put_nowait(decoded)

@@ -33,6 +33,8 @@ ADMINS_GROUP = "admins"
 FORWARD_TYPE = "realtime.event"
 # What the publisher sends: a group's events in order, each handled as a `FORWARD_TYPE`.
 BATCH_TYPE = "realtime.batch"
+# The most event ids one query after a commit asks for.
+SEQ_CHUNK = 5000
 
 
 def user_group(user_id: int) -> str:
@@ -102,7 +104,12 @@ def _committed_seq(pk: int, using: str) -> int | None:
         wanted = {*state["pending"], pk}
         state["pending"].clear()
         seqs.clear()
-        seqs.update(LiveEvent.objects.using(using).filter(pk__in=wanted).values_list("pk", "seq"))
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), SEQ_CHUNK):  # a bulk transaction: bounded queries
+            chunk = ordered[start : start + SEQ_CHUNK]
+            seqs.update(
+                LiveEvent.objects.using(using).filter(pk__in=chunk).values_list("pk", "seq")
+            )
     return seqs.pop(pk, None)
 
 
@@ -124,7 +131,10 @@ def send_now(payload: dict[str, Any], groups: list[str]) -> None:
     if layer is None or not groups:
         return
     if isinstance(layer, InMemoryChannelLayer):
-        async_to_sync(_send_batch)(layer, [(payload, groups)])
+        try:
+            async_to_sync(_send_batch)(layer, [(payload, groups)])
+        except Exception:
+            _dropped(payload)
         return
     _publisher.submit(layer, payload, groups)
 

@@ -276,25 +276,29 @@
     return lang === page ? html : null;
   }
 
-  // The id of the newest event whose row was taken, per conversation: events sent to
-  // different groups may arrive out of order, and an older row must not replace a newer one.
-  var rowIds = new Map();
+  // The id of the newest event whose fragment was taken, per row and per message: events
+  // sent to different groups may arrive out of order, and an older fragment must not replace
+  // a newer one.
+  var newestIds = new Map();
+
+  function isNewest(key, message) {
+    var id = Number(message.id);
+    if (!Number.isInteger(id)) return true;
+    var seen = newestIds.get(key);
+    if (seen !== undefined && id < seen) return false;
+    if (newestIds.size > 5000) newestIds.clear();
+    newestIds.set(key, id);
+    return true;
+  }
 
   function queuePatches(message, html) {
     rowsComeLive = true;
     var cid = Number(message.conversation_id);
-    if (typeof html.row === "string") {
-      var id = Number(message.id);
-      var newest = rowIds.get(cid);
-      if (!Number.isInteger(id) || newest === undefined || id >= newest) {
-        rowPatches.set(cid, html.row);
-        if (Number.isInteger(id)) {
-          if (rowIds.size > 5000) rowIds.clear();
-          rowIds.set(cid, id);
-        }
-      }
+    if (typeof html.row === "string" && isNewest("row-" + cid, message)) {
+      rowPatches.set(cid, html.row);
     }
-    if (typeof html.message === "string" && cid === conversationId && Number.isInteger(message.message_id)) {
+    if (typeof html.message === "string" && cid === conversationId && Number.isInteger(message.message_id) &&
+        isNewest("message-" + message.message_id, message)) {
       messagePatches.set(message.message_id, html.message);
     }
     if (!patchTimer) patchTimer = setTimeout(applyPatches, PATCH_MS);
