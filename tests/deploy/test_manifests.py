@@ -81,6 +81,7 @@ def test_the_overlay_builds_and_every_document_is_valid_kubernetes(rendered: str
         "Job",
         "ConfigMap",
         "Secret",
+        "Ingress",
     } <= kinds
 
 
@@ -111,8 +112,11 @@ metadata: {name: y}
     assert any("no schema" in line and "Unheard" in line for line in found), found
 
 
-def test_web_is_probed_and_drains_its_sockets_before_it_is_killed(docs: dict) -> None:
-    web = _deployment(docs, "web")
+@pytest.mark.parametrize("name", ["web", "ws"])
+def test_the_servers_are_probed_and_drain_their_sockets_before_they_are_killed(
+    docs: dict, name: str
+) -> None:
+    web = _deployment(docs, name)
     pod = web["spec"]["template"]["spec"]
     container = _container(web)
 
@@ -130,6 +134,31 @@ def test_web_is_probed_and_drains_its_sockets_before_it_is_killed(docs: dict) ->
     assert web["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
 
 
+def test_sockets_have_pods_of_their_own_and_the_ingress_sends_them_there(docs: dict) -> None:
+    web, ws = _deployment(docs, "web"), _deployment(docs, "ws")
+    # the same server, apart: each selects only its own pods
+    assert _container(ws)["command"] == _container(web)["command"]
+    for deployment in (web, ws):
+        selector = deployment["spec"]["selector"]["matchLabels"].items()
+        others = [d for d in (web, ws) if d is not deployment]
+        assert all(
+            not selector <= d["spec"]["template"]["metadata"]["labels"].items() for d in others
+        )
+    # no ticker in the socket pods, as in deploy/Procfile
+    env = {item["name"]: item.get("value") for item in _container(ws)["env"]}
+    assert env["SMARTDESK_TICKER"] == "false"
+    assert "SMARTDESK_TICKER" not in {item["name"] for item in _container(web)["env"]}
+    # /ws/ goes to the ws Service, everything else to web, on one host (one session cookie)
+    (ingress,) = (doc for (kind, _), doc in docs.items() if kind == "Ingress")
+    (rule,) = ingress["spec"]["rules"]
+    routes = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+    assert routes == {"/ws/": "smartdesk-ws", "/": "smartdesk-web"}
+    for name in routes.values():
+        service = docs[("Service", name)]
+        pods = _deployment(docs, name.removeprefix("smartdesk-"))["spec"]["template"]
+        assert service["spec"]["selector"].items() <= pods["metadata"]["labels"].items()
+
+
 def test_beat_and_the_listener_run_once_the_rest_scale_and_migrations_are_a_job(
     docs: dict,
 ) -> None:
@@ -137,7 +166,7 @@ def test_beat_and_the_listener_run_once_the_rest_scale_and_migrations_are_a_job(
         assert _deployment(docs, name)["spec"]["replicas"] == 1, name
     assert "beat" in _container(_deployment(docs, "beat"))["command"]
     assert "ami_listener" in _container(_deployment(docs, "ami"))["command"]
-    for name in ("web", "worker"):
+    for name in ("web", "ws", "worker"):
         hpa = docs[("HorizontalPodAutoscaler", f"smartdesk-{name}")]
         assert hpa["spec"]["scaleTargetRef"]["name"] == f"smartdesk-{name}"
         assert hpa["spec"]["minReplicas"] >= 2
@@ -151,7 +180,7 @@ def test_beat_and_the_listener_run_once_the_rest_scale_and_migrations_are_a_job(
 def test_pods_are_not_root_are_scraped_and_share_one_metrics_directory(docs: dict) -> None:
     config = next(doc for (kind, _), doc in docs.items() if kind == "ConfigMap")
     multiproc = config["data"]["PROMETHEUS_MULTIPROC_DIR"]
-    for name in ("web", "worker", "beat", "ami"):
+    for name in ("web", "ws", "worker", "beat", "ami"):
         deployment = _deployment(docs, name)
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
@@ -161,7 +190,7 @@ def test_pods_are_not_root_are_scraped_and_share_one_metrics_directory(docs: dic
         assert multiproc in mounts, name
         refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
         assert refs == {config["metadata"]["name"], _secret_name(docs)}, name
-    for name in ("web", "worker"):
+    for name in ("web", "ws", "worker"):
         annotations = _deployment(docs, name)["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true", name
         port = int(annotations["prometheus.io/port"])

@@ -20,6 +20,7 @@ KINDS = (
     "configmap-v1",
     "deployment-apps-v1",
     "horizontalpodautoscaler-autoscaling-v2",
+    "ingress-networking-v1",
     "job-batch-v1",
     "namespace-v1",
     "persistentvolumeclaim-v1",
