@@ -21,6 +21,12 @@ something (personal data, deleted messages, deleted conversations). Rendered fra
 per (event, view) in a small per-process LRU; an asyncio lock per entry makes the first socket
 of a view render while the others of that process wait for its result.
 
+Bursts are coalesced per conversation: the row's query also reads the newest committed event
+id (`live_event_watermark`; seq order is commit order), so a row read when event N was already
+committed shows its effect. The newest row per (conversation, view) is kept, and an event whose
+id is at or below its watermark is served by it without a render: a process that falls behind
+renders each busy conversation once per turn, not once per event, and catches up.
+
 The first user of a view reads through the gate (`presenters.list_row`, the same
 `visible_conversations` filter as `conversation_for`). The others of that view get the cached
 fragments only after `_may_see` (the gate's rule on the row just read, with no query per event)
@@ -83,9 +89,14 @@ class Facts:
 class Rendered:
     facts: Facts
     html: dict[str, str]
+    # The newest event id committed when the row was read: it shows every event up to it.
+    watermark: int | None = None
 
 
 _cache: OrderedDict[tuple[Any, ...], Rendered] = OrderedDict()
+# The newest row per (conversation id, view), for the events that change only the row.
+_latest: OrderedDict[tuple[Any, ...], Rendered] = OrderedDict()
+ROW_ONLY = ("row",)
 _locks: weakref.WeakValueDictionary[tuple[Any, ...], asyncio.Lock] = weakref.WeakValueDictionary()
 
 
@@ -174,7 +185,7 @@ def _render(
     """The fragments for `user`'s view, read through the gate; None if they may not see the
     conversation. A fixed number of queries: the row, and the message if asked."""
     with translation.override(key.language), timezone.override(ZoneInfo(key.time_zone)):
-        row = list_row(user, event["conversation_id"])
+        row = list_row(user, event["conversation_id"], watermark=True)
         if row is None:
             return None
         html: dict[str, str] = {}
@@ -207,14 +218,33 @@ def _render(
             team_id=row.team_id, assignee_id=row.assignee_id, deleted=row.deleted_at is not None
         ),
         html=html,
+        watermark=_int(getattr(row, "live_watermark", None)),
     )
 
 
-def _remember(key: tuple[Any, ...], rendered: Rendered) -> None:
-    _cache[key] = rendered
-    _cache.move_to_end(key)
-    while len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
+def _remember(key: tuple[Any, ...], rendered: Rendered, store: OrderedDict = _cache) -> None:
+    store[key] = rendered
+    store.move_to_end(key)
+    while len(store) > CACHE_SIZE:
+        store.popitem(last=False)
+
+
+def _newer(key: tuple[Any, ...], seq: int | None) -> Rendered | None:
+    """The newest row of this conversation and view, if it was read after event `seq`
+    committed (its watermark is at or above it)."""
+    found = _latest.get(key) if seq is not None else None
+    if found is None or found.watermark is None or found.watermark < seq:  # type: ignore[operator]
+        return None
+    _latest.move_to_end(key)
+    return found
+
+
+def _note_latest(key: tuple[Any, ...], rendered: Rendered) -> None:
+    known = _latest.get(key)
+    if rendered.watermark is not None and (
+        known is None or known.watermark is None or known.watermark < rendered.watermark
+    ):
+        _remember(key, rendered, _latest)
 
 
 def _lock(key: tuple[Any, ...]) -> asyncio.Lock:
@@ -260,10 +290,23 @@ async def decorate(
             key,
             parts,
         )
-        rendered = _cache.get(cache_key) if seq is not None else None
+        # Only the row is coalesced: a message fragment is one message's, whatever came after.
+        latest_key = (conversation_id, key) if parts == ROW_ONLY else None
+
+        def known() -> Rendered | None:
+            found = _cache.get(cache_key) if seq is not None else None
+            if found is None and latest_key is not None:
+                found = _newer(latest_key, seq)
+                if found is not None:
+                    _remember(cache_key, found)
+            return found
+
+        rendered = known()
         if rendered is None:
-            async with _lock(cache_key):
-                rendered = _cache.get(cache_key) if seq is not None else None
+            # One render at a time per conversation and view: the events that wait for it are
+            # served by the next one, if not by it.
+            async with _lock(latest_key or cache_key):
+                rendered = known()
                 if rendered is None:
                     rendered = await db(_render)(user, event, parts, key)
                     if rendered is None:
@@ -271,6 +314,8 @@ async def decorate(
                         return _gone(event, key)
                     if seq is not None:
                         _remember(cache_key, rendered)
+                        if latest_key is not None:
+                            _note_latest(latest_key, rendered)
                     return {**event, "html": dict(rendered.html)}
         else:
             _cache.move_to_end(cache_key)

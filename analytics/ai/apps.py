@@ -14,5 +14,8 @@ class AiConfig(AppConfig):
     def ready(self) -> None:
         # Cross-app reactions come in through signals: chats never imports analytics.
         from analytics.ai import receivers, tasks_classify  # noqa: F401 - registers the tasks
+        from chats.views.presenters import register_row_related
 
         receivers.connect()
+        # The list row's chip reads the classification with the row (templatetags).
+        register_row_related("ai_classification")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Max, Q
+from django.db.models import Max, Q, Subquery
 
 from accounts.access import scope_of
 from accounts.models import Role, Team
@@ -89,6 +89,14 @@ def live_event_latest() -> int:
     """The newest committed event id (0 before any): a page rendered now shows everything
     up to it, so its socket resumes after it."""
     return LiveEvent.objects.aggregate(latest=Max("seq"))["latest"] or 0
+
+
+def live_event_watermark() -> Subquery:
+    """The newest committed event id, as an expression for the same statement as other reads:
+    seq order is commit order, so a snapshot that sees seq N sees every event up to N, and
+    what the statement reads is at least as new as each of them (chats/live_render.py serves
+    those events with one render)."""
+    return Subquery(LiveEvent.objects.filter(seq__isnull=False).order_by("-seq").values("seq")[:1])
 
 
 def live_event_horizon() -> int | None:

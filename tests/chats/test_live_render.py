@@ -278,3 +278,86 @@ def test_the_pushed_row_is_the_row_the_page_renders(
     pushed_row = pushed["html"]["row"].replace(f'href="/inbox/c/{conversation.pk}/"', "")
     assert " ".join(page_row.split()) == " ".join(pushed_row.split())
     assert "+7•••67" in page_row and PHONE not in page
+
+
+def committed(type: str, conversation: Conversation) -> list[dict[str, Any]]:
+    """The events of `type` logged for `conversation`, with the ids their commits stamped."""
+    rows = LiveEvent.objects.filter(
+        type=type, conversation_id=conversation.pk, seq__isnull=False
+    ).order_by("seq")
+    return [{**row.payload, "id": row.seq} for row in rows]
+
+
+def test_a_burst_of_changes_to_one_conversation_costs_one_render(
+    conversation: Conversation, operator: User, teammate: User, renders
+) -> None:
+    # given: three changes of one conversation, all committed before its socket hears them
+    # (a process behind its sockets)
+    for text in ("Первое", "Второе", "Третье"):
+        factories.receive(conversation, text)
+    first, second, third = committed("conversation.changed", conversation)[-3:]
+
+    # when: the first is rendered, then the others are heard
+    sent = [
+        *decorate_all(first, [operator]),
+        *decorate_all(second, [operator, teammate]),
+        *decorate_all(third, [teammate]),
+    ]
+
+    # then: one render, read after all three committed, serves every one of them
+    assert renders["chats/_row.html"] == 1
+    assert {message["html"]["row"] for message in sent} == {sent[0]["html"]["row"]}
+    assert "Третье" in sent[0]["html"]["row"]
+
+    # and a change committed after that render is rendered anew
+    factories.receive(conversation, "Четвёртое")
+    (fourth,) = committed("conversation.changed", conversation)[-1:]
+    (later,) = decorate_all(fourth, [operator])
+    assert renders["chats/_row.html"] == 2
+    assert "Четвёртое" in later["html"]["row"]
+
+
+def test_a_coalesced_row_still_goes_only_to_those_who_may_see_it(
+    conversation: Conversation, operator: User, teammate: User, outsider: User, delivery: Team
+) -> None:
+    # given: a message, then the conversation moves to the delivery team and nobody in support
+    factories.receive(conversation, "Где курьер?")
+    conversation_services.conversation_transfer(
+        conversation=conversation, team=delivery, operator=None, reason="courier", actor=operator
+    )
+    received, moved = committed("conversation.changed", conversation)[-2:]
+
+    # when: Vera (delivery) renders the newer event, then Boris (support) hears the older one
+    (seen,) = decorate_all(moved, [outsider])
+    (gone,) = decorate_all(received, [teammate])
+
+    # then: the row read after both is Vera's only; Boris is told it is gone
+    assert "Svetlana Morozova" in seen["html"]["row"]
+    assert gone["html"]["row"] == ""
+
+
+def test_the_row_and_its_classifier_chip_are_one_query(
+    conversation: Conversation, operator: User
+) -> None:
+    from django.utils import timezone
+
+    from analytics.ai.models import Classification, Label
+
+    Classification.objects.create(
+        conversation=conversation,
+        label=Label.COMPLAINT,
+        confidence=0.93,
+        model_version="test",
+        stage=Classification.Stage.FIRST,
+        classified_at=timezone.now(),
+    )
+    live_render.view_key(operator)
+    live_render.may_see(operator, live_render.Facts(team_id=None, assignee_id=None, deleted=False))
+    factories.receive(conversation, "Опять опоздали")
+    event = last_event("conversation.changed", conversation)
+
+    with queries_in_every_thread() as queries:
+        (sent,) = decorate_all(event, [operator])
+
+    assert len(queries) == 1, queries
+    assert 'data-ai-label="complaint"' in sent["html"]["row"]

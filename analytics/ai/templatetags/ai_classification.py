@@ -13,8 +13,15 @@ register = template.Library()
 _CACHE_KEY = "ai_classifications"
 
 
+_RELATION = "ai_classification"
+
+
 def _for_rows(context: template.Context, conversation: Any) -> Classification | None:
-    """One query for every row of the list being rendered, not one per row."""
+    """Read with the row when its query selected it (`register_row_related`, as the live row
+    does); otherwise one query for every row of the list being rendered, not one per row."""
+    relation = conversation._meta.get_field(_RELATION) if hasattr(conversation, "_meta") else None
+    if relation is not None and relation.is_cached(conversation):
+        return relation.get_cached_value(conversation)
     # Kept in the context's bottom layer: `{% include %}` gives each row a render_context of its
     # own, and the list includes the row template once per row.
     store = context.dicts[0]

@@ -23,6 +23,7 @@ from chats.views.presenters.listing import (
     list_context,
     list_row,
     list_state,
+    register_row_related,
     show_contacts,
     with_contact,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "list_row",
     "list_state",
     "panel_context",
+    "register_row_related",
     "render_page",
     "show_contacts",
     "thread_context",

@@ -19,6 +19,7 @@ from chats.models import Conversation
 from chats.selectors import (
     inbox,
     inbox_views,
+    live_event_watermark,
     search_conversations,
     user_team_ids,
     visible_conversations,
@@ -84,15 +85,27 @@ def show_contacts(rows: Iterable[Conversation], user: Any) -> None:
         row.contact_shown = value if show or not value else mask_value(value)  # type: ignore[attr-defined]
 
 
-def list_row(user: Any, pk: int) -> Conversation | None:
+# Relations a row's template shows, read in the row's own query.
+_row_related: list[str] = ["customer", "inbox", "assignee", "team"]
+
+
+def register_row_related(name: str) -> None:
+    """Read one more relation of the conversation with the row: an app above chats that shows
+    something in the row registers it from its AppConfig.ready() (analytics: the classifier's
+    chip), so a live row stays one query however many parts it grows. Twice keeps one."""
+    if name not in _row_related:
+        _row_related.append(name)
+
+
+def list_row(user: Any, pk: int, *, watermark: bool = False) -> Conversation | None:
     """One conversation as a list row shows it, through the gate (deleted ones for the roles
-    that may restore them); None when the user may not see it. One query."""
-    found = (
-        with_contact(with_effective_status(visible_conversations(user, include_deleted=True)))
-        .select_related("customer", "inbox", "assignee", "team")
-        .filter(pk=pk)
-        .first()
-    )
+    that may restore them); None when the user may not see it. One query. With `watermark`,
+    the row also carries `live_watermark`: the newest event id committed when it was read
+    (`live_event_watermark`)."""
+    qs = with_contact(with_effective_status(visible_conversations(user, include_deleted=True)))
+    if watermark:
+        qs = qs.annotate(live_watermark=live_event_watermark())
+    found = qs.select_related(*_row_related).filter(pk=pk).first()
     if found is not None:
         show_contacts([found], user)
     return found
