@@ -157,6 +157,11 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         # The newest id seen at the previous heartbeat: the next one checks up to it, so an
         # event still on its way through the channel layer is not mistaken for a lost one.
         self._check_until = 0
+        # The newest id heard live, and as it was at the previous heartbeat; whether anything
+        # was heard since: while events keep arriving, this socket may be behind its queue.
+        self._heard_high = 0
+        self._heard_high_at_tick = 0
+        self._heard_since_tick = False
         self._presence_at = time.monotonic()
         # Catch-ups (a resume, a heartbeat) one at a time: a heartbeat must not confirm ids
         # that a resume is still sending.
@@ -281,6 +286,13 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
     async def _recover(self) -> None:
         async with self._catching:
             until, self._check_until = self._check_until, await _latest().get()
+            if self._heard_since_tick:
+                # Events are still arriving: the ones above where the stream stood a heartbeat
+                # ago may be waiting in this socket's queue (a process behind its sockets), not
+                # lost. Replaying them would double the work that put it behind; they are
+                # checked once the stream passes them, or falls quiet.
+                until = min(until, self._heard_high_at_tick)
+            self._heard_high_at_tick, self._heard_since_tick = self._heard_high, False
             recovered = await self._catch_up(self.watermark, until) if until > self.watermark else 0
             if recovered is None:
                 await self.send_json({"type": "resync", "reason": "too many missed events"})
@@ -313,6 +325,8 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             return
         seq = event.get("id")
         if seq is not None:
+            self._heard_since_tick = True
+            self._heard_high = max(self._heard_high, seq)
             if seq <= self.watermark or seq in self._sent:
                 return  # already forwarded (through another group, or by a catch-up)
             self._sent.add(seq)

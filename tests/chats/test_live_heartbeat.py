@@ -80,6 +80,41 @@ def test_the_heartbeat_forwards_an_event_the_channel_layer_lost_once(
     assert LIVE_RECOVERED._value.get() == recovered_before + 1
 
 
+@override_settings(LIVE_HEARTBEAT_SECONDS=0.5)
+def test_a_socket_behind_its_queue_is_not_replayed_what_is_still_on_its_way(
+    operator, support_inbox, support
+) -> None:
+    conversation = factories.make_conversation(inbox=support_inbox)
+    socket = operator_socket(operator)
+    recovered_before = LIVE_RECOVERED._value.get()
+    group = team_group(support.pk)
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        # given: eight events committed at once that reach this socket a heartbeat apart, as
+        # in a process behind its sockets: each waits in the socket's queue, it is not lost,
+        # and the stream never stops (more heartbeats than the newest id's one-second cache)
+        seqs = [await _publish_lost(conversation.pk) for _ in range(8)]
+        layer = get_channel_layer()
+        frames: list[dict] = []
+        for seq in seqs:
+            event = {"type": "conversation.changed", "conversation_id": conversation.pk}
+            await layer.group_send(
+                group, {"type": "realtime.event", "group": group, "event": {**event, "id": seq}}
+            )
+            frames += await _until(socket, lambda m: m["type"] == "heartbeat")
+        # then the stream falls quiet, and a heartbeat confirms them all
+        frames += await _until(
+            socket, lambda m: m["type"] == "heartbeat" and m["last_id"] >= seqs[-1]
+        )
+        # each came once, live: none was replayed from the log while on its way
+        assert [m["id"] for m in frames if "id" in m] == seqs
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+    assert LIVE_RECOVERED._value.get() == recovered_before
+
+
 @override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
 def test_the_heartbeat_does_not_forward_what_the_user_may_not_see(
     operator, support_inbox, delivery_inbox
