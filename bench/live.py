@@ -17,7 +17,9 @@ For each of the two servers in turn, with the sockets held by separate client pr
 (`bench/live_clients.py`, asyncio + websockets, speaking the live protocol as a browser does):
 
 1. presence: half the operators connected, pinging at the browser's cadence (`--ping-seconds`),
-   for `--presence-seconds`; then all of them again: server CPU and its growth;
+   measured for `--presence-seconds` after `--presence-settle`; then all of them again:
+   server CPU and its growth. The defaults hold steady state (after the sockets' first
+   heartbeats) over whole rounds of periodic work (3 heartbeats, one presence write each);
 2. idle: every operator and widget socket connected, no client traffic at all (the server's
    own heartbeats still flow), `--idle-seconds`;
 3. fan-out: inbound messages at `--rate` for `--seconds`, open loop, through
@@ -425,8 +427,8 @@ def run_target(
     if target.ws_proc is not None:
         watch_roots.update(web=target.proc.pid, ws=target.ws_proc.pid)
 
-    def phase(label: str, seconds: float) -> dict[str, Any]:
-        time.sleep(args.settle)
+    def phase(label: str, seconds: float, settle: float | None = None) -> dict[str, Any]:
+        time.sleep(args.settle if settle is None else settle)
         watch = Watch(watch_roots, clients, args.database).start()
         time.sleep(seconds)
         out = watch.stop()
@@ -436,9 +438,13 @@ def run_target(
     print(f"{target.name}: presence at {len(half)} operators")
     clients.ask({"op": "ping", "seconds": args.ping_seconds})
     result["connect_half"] = clients.connect(base_ws, origin, _specs(seed, target, half))
-    result["presence_half"] = phase(f"presence {len(half)}", args.presence_seconds)
+    result["presence_half"] = phase(
+        f"presence {len(half)}", args.presence_seconds, args.presence_settle
+    )
     result["connect_rest"] = clients.connect(base_ws, origin, _specs(seed, target, rest))
-    result["presence_all"] = phase(f"presence {len(ops)}", args.presence_seconds)
+    result["presence_all"] = phase(
+        f"presence {len(ops)}", args.presence_seconds, args.presence_settle
+    )
 
     result["connect_widgets"] = clients.connect(base_ws, origin, _widget_specs(seed, target))
     clients.ask({"op": "ping", "seconds": 0})
@@ -791,7 +797,20 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=20.0, help="inbound messages per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the fan-out phase")
     parser.add_argument("--idle-seconds", type=float, default=60.0, help="idle window")
-    parser.add_argument("--presence-seconds", type=float, default=30.0, help="each presence window")
+    parser.add_argument(
+        "--presence-seconds",
+        type=float,
+        default=60.0,
+        help="each presence window: a whole number of heartbeats (20 s) and one presence write "
+        "per operator (60 s), so both windows hold the same rounds of periodic work",
+    )
+    parser.add_argument(
+        "--presence-settle",
+        type=float,
+        default=45.0,
+        help="pause after connecting before a presence window: past the sockets' first two "
+        "heartbeats (the first catch-up), so the window holds steady state, not the connect",
+    )
     parser.add_argument(
         "--ping-seconds",
         type=float,
@@ -840,6 +859,7 @@ def _parse() -> argparse.Namespace:
     if args.smoke:
         args.operators, args.widgets, args.rate, args.seconds = 10, 2, 5.0, 5.0
         args.idle_seconds, args.presence_seconds, args.deadline, args.settle = 2.0, 2.0, 10.0, 0.5
+        args.presence_settle = 0.5
         args.ping_seconds = min(args.ping_seconds, 2.0)
     if args.teams is None:
         args.teams = max(1, args.operators // 30)
