@@ -347,6 +347,18 @@ BEHIND_TLS_PROXY = _flag("BEHIND_TLS_PROXY", False)
 SECURE_COOKIES = _flag("SECURE_COOKIES", not DEBUG or BEHIND_TLS_PROXY)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
+# A browser sends a secure session cookie over ws:// only to its own machine: anywhere else the
+# socket would open signed out, so the set-up is refused here rather than on every page.
+_socket_host = urlsplit(LIVE_SOCKET_ORIGIN).hostname if LIVE_SOCKET_ORIGIN else None
+if (
+    SECURE_COOKIES
+    and LIVE_SOCKET_ORIGIN.startswith("ws://")
+    and _socket_host not in ("localhost", "127.0.0.1", "::1")
+):
+    raise ImproperlyConfigured(
+        f"LIVE_SOCKET_ORIGIN={LIVE_SOCKET_ORIGIN!r} with secure cookies (SECURE_COOKIES, on "
+        "without DEBUG or behind TLS): the session cookie never goes over ws://; use wss://"
+    )
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = _flag("SECURE_SSL_REDIRECT", True)

@@ -98,6 +98,8 @@ def test_malformed_values_stop_the_process_at_start_up() -> None:
         ({"DATABASE_URL": "postgres://db/x"}, "SECRET_KEY"),  # production needs a real key
         ({"LIVE_SOCKET_ORIGIN": "http://127.0.0.1:8001"}, "LIVE_SOCKET_ORIGIN"),
         ({"LIVE_SOCKET_ORIGIN": "ws://h/ws/operator/"}, "LIVE_SOCKET_ORIGIN"),
+        # a secure session cookie never goes over ws:// to another machine
+        ({"LIVE_SOCKET_ORIGIN": "ws://desk.example.com:8001", "SECURE_COOKIES": "true"}, "wss://"),
     ]:
         result = _run(env)
         assert result.returncode != 0, env
@@ -112,3 +114,7 @@ def test_a_socket_origin_of_its_own_is_allowed_by_the_content_security_policy() 
     assert s["socket_origin"] == "ws://127.0.0.1:8001"
     assert s["connect_src"] == ["'self'", "ws://127.0.0.1:8001"]
     assert _settings({})["connect_src"] == ["'self'"]
+    # secure cookies: wss:// anywhere, ws:// only to the browser's own machine
+    for origin in ("wss://desk.example.com", "ws://127.0.0.1:8001", "ws://localhost:8001"):
+        secure = _settings({"LIVE_SOCKET_ORIGIN": origin, "SECURE_COOKIES": "true"})
+        assert secure["socket_origin"] == origin
