@@ -139,33 +139,42 @@ def send_now(payload: dict[str, Any], groups: list[str]) -> None:
     _publisher.submit(layer, payload, groups)
 
 
-async def _send_batch(layer: Any, items: list[tuple[dict[str, Any], list[str]]]) -> None:
+async def _send_batch(
+    layer: Any, items: list[tuple[dict[str, Any], list[str]]], timeout: float | None = None
+) -> None:
     """Send events handed over together: one layer message per group, carrying that group's
     events in the order given (`BATCH_TYPE`).
 
     A group send costs the same whatever it carries (with the list-based layer, four Redis
     round trips and a copy per member), so a process publishing faster than one send per
     event can go keeps up by sending more per message, not by falling behind. The groups go
-    at once: they need no order among themselves, and the next batch waits for all of them.
-    A group whose send fails has its events counted as dropped (the log has them)."""
+    at once: they need no order among themselves, and the next batch waits for all of them,
+    for at most `timeout` seconds. A group whose send fails or is still under way then has its
+    events counted as dropped (the log has them); an event every group got is not."""
     by_group: dict[str, list[dict[str, Any]]] = {}
     for payload, groups in items:
         for group in groups:
             by_group.setdefault(group, []).append(payload)
-    names = list(by_group)
-    results = await asyncio.gather(
-        *(
-            layer.group_send(group, {"type": BATCH_TYPE, "events": by_group[group], "group": group})
-            for group in names
-        ),
-        return_exceptions=True,
-    )
+    sends = {
+        group: asyncio.ensure_future(
+            layer.group_send(group, {"type": BATCH_TYPE, "events": events, "group": group})
+        )
+        for group, events in by_group.items()
+    }
+    _done, late = await asyncio.wait(sends.values(), timeout=timeout)
+    for send in late:
+        send.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
     lost: dict[int, dict[str, Any]] = {}
-    for group, result in zip(names, results, strict=True):
-        if isinstance(result, BaseException):
+    for group, send in sends.items():
+        if send in late or send.cancelled():
+            failure: BaseException | None = TimeoutError(f"not sent within {timeout} s")
+        else:
+            failure = send.exception()
+        if failure is not None:
             for payload in by_group[group]:
                 lost.setdefault(id(payload), payload)
-            logger.warning("live events for %s not sent: %r", group, result)
+            logger.warning("live events for %s not sent: %r", group, failure)
     for payload in lost.values():
         _dropped(payload)
 
@@ -250,8 +259,9 @@ class _Publisher:
         if not batch:
             return
         try:
-            await asyncio.wait_for(_send_batch(layer, batch), self.send_timeout)
-        except Exception:
+            await _send_batch(layer, batch, self.send_timeout)
+        except Exception:  # not a send's own failure (counted there): nothing is known sent
+            logger.exception("live events not sent")
             for payload, _groups in batch:
                 _dropped(payload)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -13,8 +14,8 @@ from django.test import Client
 
 from smartdesk.asgi import application
 from smartdesk.core.consumers import CLOSE_UNAUTHENTICATED
-from smartdesk.core.metrics import WEBSOCKET_CONNECTIONS
-from smartdesk.core.realtime import publish, user_group
+from smartdesk.core.metrics import LIVE_DROPPED, WEBSOCKET_CONNECTIONS
+from smartdesk.core.realtime import _Publisher, publish, user_group
 from tests.live import OperatorSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -118,3 +119,36 @@ def test_publish_refuses_an_event_that_is_not_json() -> None:
         publish({"type": "bad", "when": object()}, groups=["user.1"])
     with pytest.raises(ValueError, match="type"):
         publish({"text": "no type"}, groups=["user.1"])
+
+
+class _PartlyAwayLayer:
+    """Group sends as Redis may answer them: one goes out, one never returns, one fails."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[int]]] = []
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if group == "stuck":
+            await asyncio.Event().wait()  # until the publisher gives up on it
+        if group == "broken":
+            raise ConnectionError("Redis went away")
+        self.sent.append((group, [event["id"] for event in message["events"]]))
+
+
+def test_a_batch_cut_short_counts_as_dropped_only_the_events_a_group_did_not_get() -> None:
+    publisher = _Publisher()
+    publisher.send_timeout = 0.2
+    layer = _PartlyAwayLayer()
+    dropped = LIVE_DROPPED.labels("publish")
+    before = dropped._value.get()
+    batch = [
+        ({"type": "x", "id": 1}, ["fine"]),
+        ({"type": "x", "id": 2}, ["fine", "stuck"]),
+        ({"type": "x", "id": 3}, ["broken"]),
+    ]
+
+    async_to_sync(publisher._send)(layer, batch)
+
+    # event 1 went out everywhere it was sent; 2 missed a group, 3 its only one
+    assert layer.sent == [("fine", [1, 2])]
+    assert dropped._value.get() == before + 2
