@@ -544,7 +544,7 @@ METRICS_SHOWN = ("smartdesk_live_", "smartdesk_websocket_connections", "smartdes
 
 
 def _metrics(port: int) -> list[str]:
-    """The live-delivery figures the web process counts itself (one process's view)."""
+    """The live-delivery figures of every Smartdesk process (one multiprocess directory)."""
     import httpx
 
     try:
@@ -892,8 +892,13 @@ def main() -> None:
             CACHE_KEY_PREFIX="bench-live",
             WORKER_CONCURRENCY=str(args.worker_concurrency),
             STATIC_ROOT=str(log_dir / "static"),
+            # Every Smartdesk process writes its metric values here, as the processes of one
+            # pod do: /metrics of any of them counts the fleet (drops at publish happen in
+            # web and the worker, not in ws).
+            PROMETHEUS_MULTIPROC_DIR=str(log_dir / "metrics"),
         )
         (log_dir / "static").mkdir()
+        (log_dir / "metrics").mkdir()
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
             env=env,
@@ -902,6 +907,7 @@ def main() -> None:
         )
         web_port, bare_port = h.free_port(), h.free_port()
         bare_env = {**env, "CHANNEL_LAYER_PREFIX": "bench-bare"}
+        bare_env.pop("PROMETHEUS_MULTIPROC_DIR")
         # Started while the seed runs, waited for together: start-up is most of a smoke run.
         web = h.start_web(env, web_port, log_dir, workers=args.web_workers)
         ws = ws_port = None
