@@ -19,7 +19,8 @@ For each of the two servers in turn, with the sockets held by separate client pr
 1. presence: half the operators connected, pinging at the browser's cadence (`--ping-seconds`),
    measured for `--presence-seconds` after `--presence-settle`; then all of them again:
    server CPU and its growth. The defaults hold steady state (after the sockets' first
-   heartbeats) over whole rounds of periodic work (3 heartbeats, one presence write each);
+   heartbeats) over whole rounds of periodic work (3 heartbeats; one presence write per
+   operator);
 2. idle: every operator and widget socket connected, no client traffic at all (the server's
    own heartbeats still flow), `--idle-seconds`;
 3. fan-out: inbound messages at `--rate` for `--seconds`, open loop, through
@@ -899,9 +900,11 @@ def main() -> None:
         )
         (log_dir / "static").mkdir()
         (log_dir / "metrics").mkdir()
+        # Migrating and seeding are not the fleet: their counts stay out of its metrics.
+        setup_env = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
-            env=env,
+            env=setup_env,
             cwd=ROOT,
             check=True,
         )
@@ -928,7 +931,7 @@ def main() -> None:
                 "--operators", str(args.operators), "--teams", str(args.teams),
                 "--widgets", str(args.widgets), "--customers", str(args.customers),
             ],
-            env=env, cwd=ROOT, check=False, capture_output=True, text=True,
+            env=setup_env, cwd=ROOT, check=False, capture_output=True, text=True,
         )  # fmt: skip
         if seeded.returncode != 0:
             raise RuntimeError(f"seeding failed:\n{seeded.stderr[-4000:]}")

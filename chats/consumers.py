@@ -174,7 +174,7 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         return sorted(await _groups_for(self.user, set()))
 
     async def on_accepted(self) -> None:
-        self.watermark = self._check_until = await _latest().get()
+        self.watermark = self._check_until = self._heard_high_at_tick = await _latest().get()
         period = settings.LIVE_HEARTBEAT_SECONDS
         await self.send_json({"type": "hello", "heartbeat": period, "last_id": self.watermark})
         self.start_ticker()

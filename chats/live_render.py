@@ -232,8 +232,10 @@ def _remember(key: tuple[Any, ...], rendered: Rendered, store: OrderedDict = _ca
 def _newer(key: tuple[Any, ...], seq: int | None) -> Rendered | None:
     """The newest row of this conversation and view, if it was read after event `seq`
     committed (its watermark is at or above it)."""
-    found = _latest.get(key) if seq is not None else None
-    if found is None or found.watermark is None or found.watermark < seq:  # type: ignore[operator]
+    if seq is None:
+        return None
+    found = _latest.get(key)
+    if found is None or found.watermark is None or found.watermark < seq:
         return None
     _latest.move_to_end(key)
     return found

@@ -155,19 +155,23 @@ async def _send_batch(
     for payload, groups in items:
         for group in groups:
             by_group.setdefault(group, []).append(payload)
+    if not by_group:
+        return
     sends = {
         group: asyncio.ensure_future(
             layer.group_send(group, {"type": BATCH_TYPE, "events": events, "group": group})
         )
         for group, events in by_group.items()
     }
-    _done, late = await asyncio.wait(sends.values(), timeout=timeout)
-    for send in late:
-        send.cancel()
-    await asyncio.gather(*late, return_exceptions=True)
+    try:
+        await asyncio.wait(sends.values(), timeout=timeout)
+    finally:  # past the timeout, or this task cancelled: no send is left running
+        for send in sends.values():
+            send.cancel()
+        await asyncio.gather(*sends.values(), return_exceptions=True)
     lost: dict[int, dict[str, Any]] = {}
     for group, send in sends.items():
-        if send in late or send.cancelled():
+        if send.cancelled():
             failure: BaseException | None = TimeoutError(f"not sent within {timeout} s")
         else:
             failure = send.exception()
