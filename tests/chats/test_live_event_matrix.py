@@ -247,9 +247,14 @@ class Floor:
             persona.open = True
 
     async def disconnect(self) -> None:
+        # Every socket, the ones the server closed too: a consumer that closed its socket
+        # runs until the client's disconnect reaches it, as the server delivers it. Left
+        # running, it would still be blocked in the channel layer's receive when the test's
+        # event loop closes, and a blocking Redis read can swallow that cancellation
+        # (redis-py #2028): the loop would never finish closing.
         for persona in self.personas.values():
-            if persona.open:
-                await persona.socket.disconnect()
+            await persona.socket.disconnect()
+            persona.open = False
 
     async def open_thread(self, conversation_id: int) -> list[str]:
         """Every persona who may see the conversation opens it, as the thread page does."""

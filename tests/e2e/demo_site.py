@@ -17,7 +17,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.conftest import _wait_until_idle
+from tests.e2e.conftest import _wait_until_idle, server_busy
 from tests.e2e.test_inbox import in_thread
 
 DEMO_PASSWORD = "smartdesk-demo"  # smartdesk/management/commands/seed_demo.py
@@ -140,10 +140,11 @@ def demo_database(django_db_blocker: Any, server_url: str, *, history: int) -> I
 
         name = connection.settings_dict["NAME"]
         assert str(name).startswith("test_"), f"not a test database: {name}"
+        before = server_busy(server_url)
         try:
             yield _in_thread(lambda: _seed(history, server_url))
         finally:
-            _wait_until_idle(server_url)
+            _wait_until_idle(server_url, before)
             _in_thread(_flush)
 
 

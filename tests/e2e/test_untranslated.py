@@ -40,7 +40,7 @@ from telephony.models import Call, Pbx
 from telephony.services import call_event_apply
 from tests import factories
 from tests.e2e import pseudo_locale
-from tests.e2e.conftest import _wait_until_idle
+from tests.e2e.conftest import _wait_until_idle, server_busy
 from tests.e2e.pseudo_locale import PSEUDO, Reader
 from tests.e2e.test_inbox import in_thread
 from tests.telephony.simulator import queue_call
@@ -197,6 +197,7 @@ def sign_in_as(pages: Reader, username: str) -> None:
 
 @pytest.fixture
 def pages(browser: Browser, asgi_server: str, world: dict[str, Any]) -> Iterator[Reader]:
+    before = server_busy(asgi_server)
     context = browser.new_context(base_url=asgi_server, locale=PSEUDO)
     reader = Reader(
         context,
@@ -210,7 +211,7 @@ def pages(browser: Browser, asgi_server: str, world: dict[str, Any]) -> Iterator
         yield reader
     finally:
         context.close()
-        _wait_until_idle(asgi_server)
+        _wait_until_idle(asgi_server, before)
 
 
 def open_live(page: Page, path: str) -> None:

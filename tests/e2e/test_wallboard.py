@@ -18,7 +18,7 @@ from accounts.services import operator_busy_set, presence_set
 from chats.models import Inbox
 from tests import factories
 from tests.e2e import test_csp as csp
-from tests.e2e.conftest import Violations, _wait_until_idle
+from tests.e2e.conftest import Violations, _wait_until_idle, server_busy
 from tests.e2e.test_inbox import in_thread
 from tests.e2e.test_login import describe, sign_in
 
@@ -120,6 +120,7 @@ def floor(language: str = "") -> dict[str, Any]:
 def tv_page(browser: Browser, asgi_server: str, transactional_db: None) -> Iterator[Callable]:
     """Pages of a given size and language against the ASGI server (WebSockets work)."""
     contexts = []
+    before = server_busy(asgi_server)
 
     def open_page(width: int, height: int, locale: str = "en-US", **options: Any) -> Page:
         context = browser.new_context(
@@ -136,7 +137,7 @@ def tv_page(browser: Browser, asgi_server: str, transactional_db: None) -> Itera
     finally:
         for context in contexts:
             context.close()
-        _wait_until_idle(asgi_server)
+        _wait_until_idle(asgi_server, before)
 
 
 def open_tv(page: Page, tv_link: str) -> None:
