@@ -90,6 +90,8 @@ class Persona:
     user: User
     socket: OperatorSocket
     open: bool = False
+    # Its consumer was started (connect was called), whether or not it is still open.
+    started: bool = False
     # Every event id this socket was sent, over the whole scenario.
     ids: set[int] = field(default_factory=set)
 
@@ -243,18 +245,22 @@ class Floor:
 
     async def connect(self) -> None:
         for persona in self.personas.values():
+            persona.started = True
             assert (await persona.socket.connect(timeout=10))[0], persona.name
             persona.open = True
 
     async def disconnect(self) -> None:
-        # Every socket, the ones the server closed too: a consumer that closed its socket
-        # runs until the client's disconnect reaches it, as the server delivers it. Left
-        # running, it would still be blocked in the channel layer's receive when the test's
-        # event loop closes, and a blocking Redis read can swallow that cancellation
-        # (redis-py #2028): the loop would never finish closing.
+        # Every consumer still running, the ones whose socket the server closed too: such a
+        # consumer runs until the client's disconnect reaches it, as the server delivers it.
+        # Left running until the test's loop closes, it is cancelled there, in the middle of
+        # a blocking Redis read that can swallow the cancellation (redis-py #2028): the loop
+        # never finished closing. Cancelled here instead, while the loop runs, the read ends
+        # within the layer's 5 s blocking timeout, hence the timeout of 10. A consumer whose
+        # task already ended (a failed collect cancels it) has nothing to disconnect.
         for persona in self.personas.values():
-            await persona.socket.disconnect()
             persona.open = False
+            if persona.started and not persona.socket.future.done():
+                await persona.socket.disconnect(timeout=10)
 
     async def open_thread(self, conversation_id: int) -> list[str]:
         """Every persona who may see the conversation opens it, as the thread page does."""
@@ -394,8 +400,8 @@ def test_each_conversation_event_reaches_exactly_those_who_may_see_it(
         return lambda: service(conversation=_fresh(state["conversation"]), **kwargs)
 
     async def scenario() -> None:
-        await floor.connect()
         try:
+            await floor.connect()
             # a customer writes: a new conversation in Support's queue
             got = await floor.verify_action(inbound("Where is my order?", "m1"))
             pk = state["conversation"]
@@ -555,8 +561,8 @@ def test_a_conversation_that_leaves_an_open_thread_stops_flowing_to_it(
     later = timezone.now() + timedelta(minutes=10)
 
     async def scenario() -> None:
-        await floor.connect()
         try:
+            await floor.connect()
             for conversation in (woken, reopened, reassigned):
                 await floor.open_thread(conversation.pk)
 
@@ -639,8 +645,8 @@ def test_presence_calls_and_access_changes_reach_whom_they_concern(
         account_services.user_save(user=user, actor=super_admin)
 
     async def scenario() -> None:
-        await floor.connect()
         try:
+            await floor.connect()
             await floor.open_thread(conversation.pk)
             got = await floor.verify_action(set_presence(floor_users["outsider"], "online"))
             assert _types(got["admin"]) == _types(got["outsider"]) == ["presence.changed"]
@@ -689,8 +695,8 @@ def test_a_reply_that_wakes_a_conversation_out_of_sight_is_not_shown_to_its_old_
     floor = Floor(floor_users)
 
     async def scenario() -> None:
-        await floor.connect()
         try:
+            await floor.connect()
             await floor.open_thread(conversation.pk)
             got = await floor.verify_action(lambda: factories.receive(conversation, "I'm back"))
             assert _types(got["assigned"]) == ["conversation.changed"]

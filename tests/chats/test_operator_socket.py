@@ -193,8 +193,9 @@ def test_a_deactivated_user_is_disconnected(operator, super_admin) -> None:
         closed = await socket.receive_output(timeout=10)
         assert closed == {"type": "websocket.close", "code": 4403}
         # The client's side of the close, as the server delivers it: the consumer ends here,
-        # not in the middle of a Redis read when the loop closes.
-        await socket.disconnect()
+        # while the loop runs, not cancelled as the loop closes (where a blocking Redis read
+        # can swallow the cancellation and the loop never finishes closing).
+        await socket.disconnect(timeout=10)
 
     async_to_sync(scenario)()
 
