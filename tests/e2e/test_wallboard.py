@@ -4,6 +4,7 @@ serious accessibility violation; the board follows a new conversation live; Esc 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from django.utils import translation
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from accounts.models import OperatorProfile, Role, Team, User
 from accounts.services import operator_busy_set, presence_set
@@ -164,6 +166,13 @@ def test_tv_mode_fits_the_screen_without_scrolling_or_cut_text(
     # no site header or navigation: the board is the whole screen
     expect(page.locator(".topbar")).to_have_count(0)
     expect(page.locator("nav")).to_have_count(0)
+    # The board pages each tile's agents once laid out, and again after each live refresh
+    # (htmx settles a swap a moment later): wait for it to fit; a board that never does
+    # fails here, with its size.
+    fits = """() => document.documentElement.scrollHeight <= window.innerHeight
+                    && document.documentElement.scrollWidth <= window.innerWidth"""
+    with contextlib.suppress(PlaywrightTimeoutError):  # the assertion below says how far off
+        page.wait_for_function(fits, timeout=10_000)
     size = page.evaluate(
         """() => ({sh: document.documentElement.scrollHeight,
                    sw: document.documentElement.scrollWidth,
