@@ -257,10 +257,18 @@ class Floor:
         # never finished closing. Cancelled here instead, while the loop runs, the read ends
         # within the layer's 5 s blocking timeout, hence the timeout of 10. A consumer whose
         # task already ended (a failed collect cancels it) has nothing to disconnect.
+        # Each on its own: one that fails must not leave the others running. The first
+        # failure is raised after all of them (chained to the scenario's, if one is on its way).
+        errors: list[Exception] = []
         for persona in self.personas.values():
             persona.open = False
             if persona.started and not persona.socket.future.done():
-                await persona.socket.disconnect(timeout=10)
+                try:
+                    await persona.socket.disconnect(timeout=10)
+                except Exception as error:
+                    errors.append(error)
+        if errors:
+            raise errors[0]
 
     async def open_thread(self, conversation_id: int) -> list[str]:
         """Every persona who may see the conversation opens it, as the thread page does."""

@@ -166,13 +166,16 @@ def test_tv_mode_fits_the_screen_without_scrolling_or_cut_text(
     # no site header or navigation: the board is the whole screen
     expect(page.locator(".topbar")).to_have_count(0)
     expect(page.locator("nav")).to_have_count(0)
-    # The board pages each tile's agents once laid out, and again after each live refresh
-    # (htmx settles a swap a moment later): wait for it to fit; a board that never does
-    # fails here, with its size.
+    # The board pages each tile's agents at DOMContentLoaded (its scripts are deferred: the
+    # click's navigation may not be there yet) and again after each live refresh, which
+    # htmx settles a moment after the swap. So: the page loaded, then a short wait for it to
+    # fit, well under the board's 10 s refresh (which must not get to rescue a first layout
+    # that failed); a board that does not fit fails below, with its size.
+    page.wait_for_load_state("load")
     fits = """() => document.documentElement.scrollHeight <= window.innerHeight
                     && document.documentElement.scrollWidth <= window.innerWidth"""
-    with contextlib.suppress(PlaywrightTimeoutError):  # the assertion below says how far off
-        page.wait_for_function(fits, timeout=10_000)
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(fits, timeout=3_000)
     size = page.evaluate(
         """() => ({sh: document.documentElement.scrollHeight,
                    sw: document.documentElement.scrollWidth,
