@@ -52,7 +52,8 @@ def _browse(stack: Stack, web: harness.Proc, ws_port: int) -> None:
             sockets: list[str] = []
             page.on("websocket", lambda socket: sockets.append(socket.url))
             page.goto("/inbox/?view=team")
-            # (functions, not strings: the page's CSP forbids eval)
+            # (arrow functions, which Playwright calls, not bare expressions, which it would
+            # evaluate: the page's CSP forbids eval)
             page.wait_for_function(
                 "() => document.getElementById('workspace').dataset.live == 'live'"
             )
