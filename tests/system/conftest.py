@@ -76,13 +76,19 @@ class SlowBotApi:
     With `delay` set, each call takes that long *before* Telegram acts on it, and a call
     whose client has gone by then (a worker killed mid-request) is dropped unrecorded, as a
     request lost in transit is. So a worker killed mid-batch leaves no call in doubt except in
-    the instant between Telegram answering and the worker recording the answer.
+    the instant between Telegram answering and the worker recording the answer: Telegram takes
+    no idempotency key, so a call cut off there is sent again (at least once, by design).
+    `hold(n)` keeps that instant out of a test: once n messages went, each further sendMessage
+    waits (counted in `held`) until `release()`, then is dropped if its client has gone.
     """
 
     def __init__(self) -> None:
         self.delay = 0.0
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.dropped = 0
+        self.held = 0
+        self._hold_from: int | None = None
+        self._released = threading.Event()
         self.lock = threading.Lock()
         self.next_message_id = 5000
         self.server: ThreadingHTTPServer | None = None
@@ -100,6 +106,28 @@ class SlowBotApi:
                 for method, params in self.calls
                 if method == "sendMessage"
             )
+
+    def hold(self, after: int) -> None:
+        """From the `after`-th sendMessage on, calls wait inside Telegram until `release()`."""
+        with self.lock:
+            self._released = threading.Event()
+            self._hold_from = after
+            self.held = 0
+
+    def release(self) -> None:
+        with self.lock:
+            self._hold_from = None
+            self._released.set()
+
+    def _wait_if_held(self, method: str) -> bool:
+        with self.lock:
+            sends = sum(1 for name, _ in self.calls if name == "sendMessage")
+            if method != "sendMessage" or self._hold_from is None or sends < self._hold_from:
+                return False
+            self.held += 1
+            released = self._released
+        released.wait(120)
+        return True
 
     def _act(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -135,13 +163,14 @@ class SlowBotApi:
                     params = json.loads(body or b"{}")
                 except ValueError:
                     params = {}
-                if fake.delay:
-                    time.sleep(fake.delay)
-                    if self._client_gone():
-                        with fake.lock:
-                            fake.dropped += 1
-                        self.close_connection = True
-                        return
+                delay = fake.delay
+                if delay:
+                    time.sleep(delay)
+                if (fake._wait_if_held(method) or delay) and self._client_gone():
+                    with fake.lock:
+                        fake.dropped += 1
+                    self.close_connection = True
+                    return
                 data = json.dumps(fake._act(method, params)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

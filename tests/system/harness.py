@@ -113,6 +113,23 @@ def _tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
 # --- processes ----------------------------------------------------------------------------
 
 
+def _group_running(pgid: int) -> list[int]:
+    """The processes of group `pgid` still running (a zombie has closed its files already)."""
+    running = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # After the command's closing parenthesis: state, parent, group, ...
+        state, _parent, group = stat[stat.rindex(")") + 2 :].split()[:3]
+        if int(group) == pgid and state not in ("Z", "X"):
+            running.append(int(entry.name))
+    return running
+
+
 class Proc:
     """A subprocess in its own process group, its output in a log file.
 
@@ -179,11 +196,15 @@ class Proc:
             os.killpg(self.process.pid, sig)
 
     def kill9(self) -> None:
-        """SIGKILL the process and everything it started; no cleanup runs."""
+        """SIGKILL the process and everything it started; no cleanup runs. Returns once none
+        of them runs any more (their sockets closed): a pool process outliving its parent by
+        a moment would still be talking to the world when the test goes on."""
         if self.process is None:
             return
         self._signal_group(signal.SIGKILL)
         self.process.wait(10)
+        pgid = self.process.pid
+        wait_until(lambda: not _group_running(pgid), 10, f"every process of {self.name} to die")
 
     def terminate(self, timeout: float = 10.0) -> None:
         """SIGTERM, wait up to `timeout`, then SIGKILL (the group, so no orphan survives)."""
@@ -478,8 +499,12 @@ def start_web(env: Mapping[str, str], port: int, *, timeout: float = 60) -> Proc
     return proc
 
 
+# The pool processes of each worker the tests start.
+WORKER_CONCURRENCY = 2
+
+
 def start_worker(env: Mapping[str, str], *, timeout: float = 90) -> Proc:
-    """A Celery worker (2 processes), ready when it logs that it is."""
+    """A Celery worker (WORKER_CONCURRENCY processes), ready when it logs that it is."""
     n = next(_worker_names)
     proc = Proc(
         f"worker-{n}",
@@ -489,7 +514,7 @@ def start_worker(env: Mapping[str, str], *, timeout: float = 90) -> Proc:
             "smartdesk",
             "worker",
             "--concurrency",
-            "2",
+            str(WORKER_CONCURRENCY),
             "--loglevel",
             "INFO",
             "-n",

@@ -1,7 +1,12 @@
 """A Celery worker killed with `kill -9` in the middle of a batch of deliveries (the
 tasks it held stayed parked for the broker's one-hour visibility timeout, and the stuck
 delivery sweep waited an hour too): with a new worker, every reply reaches Telegram exactly
-once within two minutes and ends `sent`."""
+once within two minutes and ends `sent`.
+
+The kill lands while every pool process waits on Telegram. A kill in the instant between
+Telegram acting on a call and the worker recording it sends that reply again: the Bot API
+takes no idempotency key, and a reply sent twice beats one lost (at least once, by design;
+docs/channels.md). That instant is not what this test is about, so it is kept out of it."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import time
 
 import pytest
 
+from tests.system import harness
 from tests.system.conftest import Stack
 
 pytestmark = [pytest.mark.system, pytest.mark.xdist_group("system")]
@@ -32,8 +38,8 @@ def test_a_worker_killed_mid_batch_loses_no_reply_and_sends_none_twice(stack: St
     def ours() -> dict[tuple[int, str], int]:
         return {k: v for k, v in stack.bot.sent().items() if k[1].startswith(PREFIX)}
 
-    # given: Telegram answering slowly, and a batch of 30 replies being delivered
-    stack.bot.delay = 0.3
+    # given: a batch of 30 replies being delivered, Telegram holding every call after the 6th
+    stack.bot.hold(6)
     statuses: list[int] = []
 
     def post(chat: int) -> None:
@@ -45,11 +51,17 @@ def test_a_worker_killed_mid_batch_loses_no_reply_and_sends_none_twice(stack: St
     try:
         for thread in posters:
             thread.start()
-        # when: the worker (and its pool) is killed once a few replies have gone out
-        stack.wait(lambda: len(ours()) >= 6, 60, "the batch to be under way")
+        # when: the worker (and its pool) is killed once a few replies have gone out and each
+        # pool process waits on Telegram, then Telegram answers the calls it held
+        stack.wait(
+            lambda: stack.bot.held >= harness.WORKER_CONCURRENCY,
+            60,
+            "every pool process to be mid-call to Telegram",
+        )
         for worker in stack.workers:
             worker.kill9()
         sent_at_kill = len(ours())
+        stack.bot.release()
         for thread in posters:
             thread.join(60)
         assert statuses.count(201) == len(bodies), statuses
@@ -86,5 +98,8 @@ def test_a_worker_killed_mid_batch_loses_no_reply_and_sends_none_twice(stack: St
         )
         twice = {k: v for k, v in ours().items() if v > 1}
         assert twice == {}, f"sent more than once: {twice}"
+        assert stack.bot.dropped >= harness.WORKER_CONCURRENCY, (
+            "no call was cut off: nothing tested"
+        )
     finally:
-        stack.bot.delay = 0.0
+        stack.bot.release()
