@@ -29,7 +29,7 @@ from django.http import Http404
 
 from accounts.models import User
 from accounts.services import presence_heartbeat
-from chats import live_render
+from chats import live_render, live_window
 from chats.selectors import (
     conversation_for,
     live_event_horizon,
@@ -101,11 +101,16 @@ def _heartbeat(user_id: int) -> None:
 
 
 @db
-def _fresh_user(pk: int) -> User | None:
-    return User.objects.filter(pk=pk).first()
+def _access(pk: int, subscriptions: set[int]) -> tuple[User | None, set[str]]:
+    """The user as they are now, with what their events need read ahead (`live_render.prime`),
+    and the groups they may hear: one trip to the database thread, at a connect and at each
+    reconcile, so the events after it cost no query."""
+    user = User.objects.filter(pk=pk).first()
+    if user is None or not user.is_active:
+        return user, set()
+    return live_render.prime(user), _groups_for(user, subscriptions)
 
 
-@db
 def _groups_for(user: User, subscriptions: set[int]) -> set[str]:
     groups = live_groups_for(user)
     for pk in subscriptions:
@@ -147,8 +152,9 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
     endpoint = "operator"
 
     async def initial_groups(self, user: Any) -> list[str]:
-        self.user = await _fresh_user(user.pk)
         self.subscriptions: set[int] = set()
+        fresh, groups = await _access(user.pk, self.subscriptions)
+        self.user = fresh or user
         # Every event this user may hear with an id up to the watermark has been forwarded
         # (or predates the socket, when the browser did not resume); `_sent` holds the ids
         # above it that the browser has.
@@ -171,7 +177,7 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         self._awaiting_resume = True
         self._ticks = 0
         await _heartbeat(user.pk)
-        return sorted(await _groups_for(self.user, set()))
+        return sorted(groups)
 
     async def on_accepted(self) -> None:
         self.watermark = self._check_until = self._heard_high_at_tick = await _latest().get()
@@ -240,7 +246,14 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         if until <= after:
             return 0
         limit = settings.LIVE_REPLAY_MAX
-        entitled = await _entitled(self.user, after, until, limit + len(self._sent) + 1)
+        wanted = limit + len(self._sent) + 1
+        # The process's window of the log serves every socket's heartbeat; a resume from
+        # further back than it reaches asks the database.
+        entitled = await live_window.window().entitled(
+            self.user, after=after, until=until, limit=wanted
+        )
+        if entitled is None:
+            entitled = await _entitled(self.user, after, until, wanted)
         missing = [seq for seq in entitled if seq not in self._sent]
         if len(missing) > limit:
             return None
@@ -351,13 +364,12 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             await self.leave(conversation_group(pk))
 
     async def _refresh_access(self) -> None:
-        user = await _fresh_user(self.user.pk)
+        user, wanted = await _access(self.user.pk, set(self.subscriptions))
         if user is None or not user.is_active:
             await self.close(code=CLOSE_DEACTIVATED)
             await self.disconnect(CLOSE_DEACTIVATED)
             return
         self.user = user
-        wanted = await _groups_for(user, self.subscriptions)
         for group in self.joined - wanted:
             await self.leave(group)
             if group.startswith("conversation."):

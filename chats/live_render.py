@@ -149,6 +149,15 @@ def _team_ids(user: Any) -> frozenset[int]:
     return getattr(user, _TEAMS_ATTR)
 
 
+def prime(user: Any) -> Any:
+    """Read now (in the database thread) what this user's events need of them, their view and
+    teams, so that `decorate` and `may_see` cost them no query and no thread hop. Returns the
+    user."""
+    view_key(user)
+    _team_ids(user)
+    return user
+
+
 def may_see(user: Any, facts: Facts) -> bool:
     """`visible_conversations(user, include_deleted=True)` for one row already read: the
     same rule, without a query per event (tests/chats/test_live_render.py holds the two

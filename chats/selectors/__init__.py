@@ -48,6 +48,9 @@ from chats.selectors.gate import (
 )
 from chats.selectors.lists import INBOX_VIEWS, InboxView, inbox, inbox_views
 from chats.selectors.live_events import (
+    ADMIN_EVENT_TYPES,
+    live_event_conversation_facts,
+    live_event_heads,
     live_event_horizon,
     live_event_ids,
     live_event_latest,
@@ -78,6 +81,7 @@ from chats.selectors.status import (
 )
 
 __all__ = [
+    "ADMIN_EVENT_TYPES",
     "INBOX_VIEWS",
     "QUEUE_ORDER",
     "InboxView",
@@ -102,6 +106,8 @@ __all__ = [
     "inbox_views",
     "is_due",
     "is_waiting",
+    "live_event_conversation_facts",
+    "live_event_heads",
     "live_event_horizon",
     "live_event_ids",
     "live_event_latest",

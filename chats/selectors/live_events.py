@@ -3,12 +3,14 @@ it stands now."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.db.models import Max, Q, Subquery
 
 from accounts.access import scope_of
 from accounts.models import Role, Team
+from chats.models import Conversation
 from chats.selectors.gate import visible_conversations
 from smartdesk.core.models import LiveEvent
 from smartdesk.core.realtime import ADMINS_GROUP, team_group, user_group
@@ -54,15 +56,20 @@ def live_events_since(
     return [{**payload, "id": seq} for seq, payload in rows]
 
 
+# What is sent to the admins' group only: the floor's presence changes and the contact-spike
+# alerts (analytics).
+ADMIN_EVENT_TYPES = ("presence.changed", "anomaly.alert")
+
+
 def _replayable(user: Any) -> Q:
     """The live events a user may be replayed: their own, those of conversations they see
-    now, and for scope `all` what is sent to the admins' group: the floor's presence changes
-    and the contact-spike alerts (analytics)."""
+    now, and for scope `all` what is sent to the admins' group (`ADMIN_EVENT_TYPES`).
+    chats/live_window.py applies the same rule in memory (tests hold the two together)."""
     visible = Q(user_id=user.pk) | Q(
         conversation_id__in=visible_conversations(user, include_deleted=True).values("pk")
     )
     if scope_of(user) == Role.Scope.ALL:
-        visible |= Q(type__in=("presence.changed", "anomaly.alert"))
+        visible |= Q(type__in=ADMIN_EVENT_TYPES)
     return visible
 
 
@@ -76,6 +83,29 @@ def live_event_ids(user: Any, *, after: int, until: int, limit: int | None = Non
         .values_list("seq", flat=True)
     )
     return list(rows if limit is None else rows[:limit])
+
+
+def live_event_heads(*, after: int, limit: int) -> list[tuple[int, str, int | None, int | None]]:
+    """(seq, type, user id, conversation id) of the first `limit` events after `after`, in
+    commit order: what never changes of an event, for chats/live_window.py. Seq order is
+    commit order, so the rows read are every event up to the last one."""
+    rows = (
+        LiveEvent.objects.filter(seq__gt=after)
+        .order_by("seq")
+        .values_list("seq", "type", "user_id", "conversation_id")
+    )
+    return list(rows[:limit])
+
+
+def live_event_conversation_facts(
+    conversation_ids: Collection[int],
+) -> dict[int, tuple[int | None, int | None, bool]]:
+    """(team id, assignee id, deleted) of these conversations as they stand now: what the gate
+    decides on (`chats.live_render.may_see`). A conversation gone is missing."""
+    rows = Conversation.objects.filter(pk__in=list(conversation_ids)).values_list(
+        "pk", "team_id", "assignee_id", "deleted_at"
+    )
+    return {pk: (team, assignee, deleted is not None) for pk, team, assignee, deleted in rows}
 
 
 def live_events_by_seq(seqs: list[int]) -> list[dict[str, Any]]:

@@ -121,14 +121,21 @@ def queries_in_every_thread() -> Iterator[list[str]]:
         queries.append(sql)
         return execute(sql, params, many, context)
 
+    wrapped: list[Any] = []
+
     def install(sender: Any, connection: Any, **kwargs: Any) -> None:
-        connection.execute_wrappers.append(record)
+        # A thread's connection object reconnects for each call: wrap it once.
+        if record not in connection.execute_wrappers:
+            connection.execute_wrappers.append(record)
+            wrapped.append(connection)
 
     connection_created.connect(install)
     try:
         yield queries
     finally:
         connection_created.disconnect(install)
+        for connection in wrapped:
+            connection.execute_wrappers.remove(record)
 
 
 def test_the_number_of_queries_does_not_grow_with_the_users(
