@@ -69,6 +69,17 @@ print(json.dumps({
 """
 
 
+def _peer_gone(connection: socket.socket) -> bool:
+    """Whether the client closed its end (readable with nothing to read), without consuming."""
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 class SlowBotApi:
     """The Telegram Bot API on loopback: answers `POST /bot<token>/<method>` as Telegram does
     (sendMessage returns a message with a fresh id) and records each call.
@@ -78,15 +89,17 @@ class SlowBotApi:
     request lost in transit is. So a worker killed mid-batch leaves no call in doubt except in
     the instant between Telegram answering and the worker recording the answer: Telegram takes
     no idempotency key, so a call cut off there is sent again (at least once, by design).
-    `hold(n)` keeps that instant out of a test: once n messages went, each further sendMessage
-    waits (counted in `held`) until `release()`, then is dropped if its client has gone.
+    `hold(n)` keeps that instant out of a test: once n more messages went, each further
+    sendMessage waits until `release()`, then is dropped if its client has gone; `held` counts
+    the calls waiting now whose client is still there (a client that gave up waiting is not
+    mid-call any more).
     """
 
     def __init__(self) -> None:
         self.delay = 0.0
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.dropped = 0
-        self.held = 0
+        self._held: list[socket.socket] = []
         self._hold_from: int | None = None
         self._released = threading.Event()
         self.lock = threading.Lock()
@@ -107,26 +120,46 @@ class SlowBotApi:
                 if method == "sendMessage"
             )
 
+    def _sends(self) -> int:
+        return sum(1 for name, _ in self.calls if name == "sendMessage")
+
     def hold(self, after: int) -> None:
-        """From the `after`-th sendMessage on, calls wait inside Telegram until `release()`."""
+        """Once `after` more messages went, each further sendMessage waits inside Telegram
+        until `release()`."""
         with self.lock:
+            self._released.set()  # a hold not released frees its callers first
             self._released = threading.Event()
-            self._hold_from = after
-            self.held = 0
+            self._hold_from = self._sends() + after
 
     def release(self) -> None:
         with self.lock:
             self._hold_from = None
             self._released.set()
 
-    def _wait_if_held(self, method: str) -> bool:
+    @property
+    def waiting(self) -> int:
+        """The calls waiting now, their client there or not."""
         with self.lock:
-            sends = sum(1 for name, _ in self.calls if name == "sendMessage")
-            if method != "sendMessage" or self._hold_from is None or sends < self._hold_from:
+            return len(self._held)
+
+    @property
+    def held(self) -> int:
+        with self.lock:
+            return sum(not _peer_gone(connection) for connection in self._held)
+
+    def _wait_if_held(self, method: str, connection: socket.socket) -> bool:
+        with self.lock:
+            if method != "sendMessage" or self._hold_from is None:
                 return False
-            self.held += 1
+            if self._sends() < self._hold_from:
+                return False
+            self._held.append(connection)
             released = self._released
-        released.wait(120)
+        try:
+            released.wait(120)
+        finally:
+            with self.lock:
+                self._held.remove(connection)
         return True
 
     def _act(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -147,15 +180,6 @@ class SlowBotApi:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _client_gone(self) -> bool:
-                readable, _, _ = select.select([self.connection], [], [], 0)
-                if not readable:
-                    return False
-                try:
-                    return self.connection.recv(1, socket.MSG_PEEK) == b""
-                except OSError:
-                    return True
-
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 method = self.path.rsplit("/", 1)[-1]
@@ -166,7 +190,8 @@ class SlowBotApi:
                 delay = fake.delay
                 if delay:
                     time.sleep(delay)
-                if (fake._wait_if_held(method) or delay) and self._client_gone():
+                held = fake._wait_if_held(method, self.connection)
+                if (held or delay) and _peer_gone(self.connection):
                     with fake.lock:
                         fake.dropped += 1
                     self.close_connection = True

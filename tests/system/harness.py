@@ -120,12 +120,13 @@ def _group_running(pgid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            stat = (entry / "stat").read_bytes()
         except OSError:
             continue  # gone meanwhile
-        # After the command's closing parenthesis: state, parent, group, ...
-        state, _parent, group = stat[stat.rindex(")") + 2 :].split()[:3]
-        if int(group) == pgid and state not in ("Z", "X"):
+        # After the command's closing parenthesis (the command may hold any bytes): state,
+        # parent, group, ...
+        state, _parent, group = stat[stat.rindex(b")") + 2 :].split()[:3]
+        if int(group) == pgid and state not in (b"Z", b"X"):
             running.append(int(entry.name))
     return running
 
