@@ -155,6 +155,8 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         self.subscriptions: set[int] = set()
         fresh, groups = await _access(user.pk, self.subscriptions)
         self.user = fresh or user
+        # Deactivated (or gone) between signing in and this connect: told so once open.
+        self._refused = fresh is None or not fresh.is_active
         # Every event this user may hear with an id up to the watermark has been forwarded
         # (or predates the socket, when the browser did not resume); `_sent` holds the ids
         # above it that the browser has.
@@ -176,10 +178,15 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         # not), a heartbeat would confirm ids it has not been replayed yet.
         self._awaiting_resume = True
         self._ticks = 0
-        await _heartbeat(user.pk)
+        if not self._refused:
+            await _heartbeat(user.pk)
         return sorted(groups)
 
     async def on_accepted(self) -> None:
+        if self._refused:
+            await self.close(code=CLOSE_DEACTIVATED)
+            await self.disconnect(CLOSE_DEACTIVATED)
+            return
         self.watermark = self._check_until = self._heard_high_at_tick = await _latest().get()
         period = settings.LIVE_HEARTBEAT_SECONDS
         await self.send_json({"type": "hello", "heartbeat": period, "last_id": self.watermark})
@@ -364,12 +371,15 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             await self.leave(conversation_group(pk))
 
     async def _refresh_access(self) -> None:
-        user, wanted = await _access(self.user.pk, set(self.subscriptions))
+        checked = set(self.subscriptions)
+        user, wanted = await _access(self.user.pk, checked)
         if user is None or not user.is_active:
             await self.close(code=CLOSE_DEACTIVATED)
             await self.disconnect(CLOSE_DEACTIVATED)
             return
         self.user = user
+        # A subscription made while this read ran was checked by its own `subscribe`.
+        wanted |= {conversation_group(pk) for pk in self.subscriptions - checked}
         for group in self.joined - wanted:
             await self.leave(group)
             if group.startswith("conversation."):

@@ -29,8 +29,9 @@ renders each busy conversation once per turn, not once per event, and catches up
 
 The first user of a view reads through the gate (`presenters.list_row`, the same
 `visible_conversations` filter as `conversation_for`). The others of that view get the cached
-fragments only after `_may_see` (the gate's rule on the row just read, with no query per event)
-says the conversation is theirs too: a socket that hears the event of a conversation leaving its
+fragments only after `may_see` (the gate's rule in memory, beside it in
+chats/selectors/gate.py, on the row just read, with no query per event) says the conversation
+is theirs too: a socket that hears the event of a conversation leaving its
 sight gets `row: ""`, never the fragment rendered for someone who still sees it.
 """
 
@@ -50,9 +51,8 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from accounts.access import Capability, has_capability, profile_of, scope_of
-from accounts.models import Role
-from chats.selectors import user_team_ids
+from accounts.access import Capability, has_capability, profile_of
+from chats.selectors import Facts, may_see, team_ids_of
 from chats.views.presenters import list_row, thread_message
 from smartdesk.core.consumers import db
 
@@ -74,15 +74,6 @@ class ViewKey:
     personal_data: bool
     deleted_messages: bool
     deleted_conversations: bool
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the gate decides on, as the first renderer read it."""
-
-    team_id: int | None
-    assignee_id: int | None
-    deleted: bool
 
 
 @dataclass(frozen=True)
@@ -137,41 +128,13 @@ def _view_key(user: Any) -> ViewKey:
     )
 
 
-_TEAMS_ATTR = "_live_render_team_ids"
-
-
-def _team_ids(user: Any) -> frozenset[int]:
-    """The user's teams, read once per user object: the consumer takes a fresh user object
-    whenever access changes (`access.changed`), teams included."""
-    if not hasattr(user, _TEAMS_ATTR):
-        ids = frozenset(user_team_ids(user).values_list("pk", flat=True))
-        setattr(user, _TEAMS_ATTR, ids)
-    return getattr(user, _TEAMS_ATTR)
-
-
 def prime(user: Any) -> Any:
     """Read now (in the database thread) what this user's events need of them, their view and
     teams, so that `decorate` and `may_see` cost them no query and no thread hop. Returns the
     user."""
     view_key(user)
-    _team_ids(user)
+    team_ids_of(user)
     return user
-
-
-def may_see(user: Any, facts: Facts) -> bool:
-    """`visible_conversations(user, include_deleted=True)` for one row already read: the
-    same rule, without a query per event (tests/chats/test_live_render.py holds the two
-    together)."""
-    scope = scope_of(user)
-    if scope is None:
-        return False
-    if facts.deleted and not has_capability(user, Capability.RESTORE_CONVERSATIONS):
-        return False
-    if scope == Role.Scope.ALL:
-        return True
-    if facts.assignee_id is not None and facts.assignee_id == user.pk:
-        return True
-    return scope == Role.Scope.TEAMS and facts.team_id in _team_ids(user)
 
 
 def _parts(event: dict[str, Any], subscriptions: Collection[int] | None) -> tuple[str, ...]:

@@ -1,145 +1,156 @@
 """The live-event log's recent past, read once per process for all of its sockets.
 
 Every heartbeat each operator socket asks the log which events it should have heard since its
-watermark, through the gate as it stands now, to find any it missed (chats/consumers.py,
-docs/live.md). Asked of the database once per socket, that was a gated query per socket per
-heartbeat: on a floor of 300 sockets in one process, a tenth of the socket process's time.
+watermark, through the gate, to find any it missed (chats/consumers.py, docs/live.md). Asked
+of the database once per socket, that is a gated query per socket per heartbeat.
 
 Here the process reads, for every socket at once:
 
-- each event's identity once: seq, type, addressee and conversation (they never change), in
-  commit order, so the rows read are every event up to the last one (`live_event_heads`);
-- the gate's facts of those events' conversations (team, assignee, deleted) as they stand now,
-  at most once per `FACTS_TTL` (`live_event_conversation_facts`);
+- each event's head once: seq, type, addressee and conversation, which never change
+  (`live_event_heads`), up to the id the socket asks about, as the gated query does;
+- the gate's facts of those events' conversations (team, assignee, deleted) as they stand now
+  (`live_event_conversation_facts`): again after every read of new events, and at least once
+  per `FACTS_TTL`;
 
-and each socket applies the gate's rule to them in memory (`entitled`): its own events, those of
-conversations `live_render.may_see` lets it see, and for scope `all` the admins' events — the
-rule of `live_event_ids`, which tests hold this to. A socket whose watermark is older than the
-window (a resume from long ago) gets None and asks the database as before.
+and each socket applies the gate's rule to them in memory (`may_replay`, beside the gate in
+chats/selectors/: the rule of `live_event_ids`, which tests hold it to). A socket whose range
+the window cannot serve gets None and asks the database as before: a watermark older than the
+window, a range wider than `MAX_ROWS`, a read that failed a moment ago.
 
-The facts may be up to `FACTS_TTL` old, as a row rendered for a live event is: a conversation
-that left a socket's sight within that second may have its event id replayed; events carry ids
-only, and their fragments are rendered through the gate (`live_render.decorate`).
+How fresh the facts are: a change that moves a conversation (assign, transfer, delete) logs an
+event, and a socket asking about any id at or after it makes the window read it, and then the
+facts, first. So for the range a socket asks about, the facts are at least as new as the gated
+query at that moment would see, but for a change that logged nothing (none should); the TTL
+bounds that. The user's side (role, teams) is the socket's user object, read at its connect,
+at every `access.changed` and at each reconcile, as for `live_render.decorate`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import logging
 import time
 import weakref
+from operator import itemgetter
 from typing import Any
 
 from django.core.exceptions import SynchronousOnlyOperation
 
-from accounts.access import scope_of
-from accounts.models import Role
-from chats.live_render import Facts, may_see
 from chats.selectors import (
-    ADMIN_EVENT_TYPES,
+    Facts,
     live_event_conversation_facts,
     live_event_heads,
+    may_replay,
 )
+from chats.selectors.live_events import EventHead
 from smartdesk.core.consumers import db
+
+logger = logging.getLogger(__name__)
 
 # Facts older than this are read again before they are used.
 FACTS_TTL = 1.0
-# Events read per trip to the database; the window keeps up to MAX_ROWS of them.
+# Events read per trip to the database; the window keeps at most MAX_ROWS of them and serves
+# no range wider than that (the socket asks the database instead).
 READ_PAGE = 5000
 MAX_ROWS = 20_000
+# After a read fails (the database away), the window answers None for this long: every
+# socket then asks the database on its own, and fails or not, as before the window.
+FAILED_FOR = 2.0
 
-_Head = tuple[int, str, int | None, int | None]  # seq, type, user id, conversation id
-
-
-def may_replay(user: Any, head: _Head, facts: dict[int, Facts]) -> bool:
-    """`live_event_ids`'s rule (`_replayable`) for one event, on facts already read."""
-    _seq, kind, user_id, conversation_id = head
-    if user_id is not None and user_id == user.pk:
-        return True
-    if conversation_id is not None:
-        found = facts.get(conversation_id)
-        if found is not None and may_see(user, found):
-            return True
-    return kind in ADMIN_EVENT_TYPES and scope_of(user) == Role.Scope.ALL
+_seq = itemgetter(0)
 
 
 class Window:
-    """The events with a seq in (`low`, `high`], in commit order, and their conversations'
-    facts. One per event loop (its lock belongs to one)."""
+    """The heads of the events with a seq in (`low`, `high`], in commit order, and their
+    conversations' facts. One per event loop (its lock belongs to one)."""
 
     def __init__(self) -> None:
-        self.low: int | None = None
+        self.started = False
+        self.low = 0
         self.high = 0
-        self.heads: list[_Head] = []
+        self.heads: list[EventHead] = []
         self.facts: dict[int, Facts] = {}
         self.facts_at = -1e9
+        self.failed_at = -1e9
         self.lock = asyncio.Lock()
 
     async def entitled(self, user: Any, *, after: int, until: int, limit: int) -> list[int] | None:
         """The seqs in (after, until] of events `user` may see, in commit order (the first
-        `limit`), as `live_event_ids` gives them; None when the window does not reach back to
-        `after` or forward to `until` (the caller asks the database)."""
+        `limit`), as `live_event_ids` gives them; None when the window cannot serve that range
+        (the caller asks the database). `user` should be primed (`live_render.prime`)."""
+        if until <= after:
+            return []
         async with self.lock:
-            if self.low is None:
-                self.low = self.high = after
-            if after < self.low:
+            if time.monotonic() - self.failed_at < FAILED_FOR:
                 return None
-            if until > self.high:
-                await self._read(until)
-                if until > self.high:
-                    return None
-            if time.monotonic() - self.facts_at >= FACTS_TTL:
-                await self._read_facts()
-            heads, facts = self.heads, self.facts
+            try:
+                served = await self._cover(after, until)
+            except Exception:
+                self.failed_at = time.monotonic()
+                logger.warning("the live window could not read the log", exc_info=True)
+                return None
+            if not served:
+                return None
+            heads, facts = self.heads, self.facts  # replaced, never changed in place
 
         def pick() -> list[int]:
             found: list[int] = []
-            for head in heads[_first_after(heads, after) :]:
+            for index in range(bisect.bisect_right(heads, after, key=_seq), len(heads)):
+                head = heads[index]
                 if head[0] > until or len(found) >= limit:
                     break
-                if may_replay(user, head, facts):
+                if may_replay(user, head=head, facts=facts):
                     found.append(head[0])
             return found
 
         try:
             return pick()
-        except SynchronousOnlyOperation:  # a user object not primed (`live_render.prime`)
+        except SynchronousOnlyOperation:  # a user object not primed: its teams need a query
             return await db(pick)()
 
+    async def _cover(self, after: int, until: int) -> bool:
+        """Make the window hold (after, until] with fresh facts; False if it cannot."""
+        if until - after > MAX_ROWS:
+            return False  # seqs are unique, so that many ids may be that many events
+        if not self.started or until - self.high > MAX_ROWS:
+            # The first socket to ask, or far behind the log (a process that had no socket
+            # for a while): start where this socket stands; those behind it ask the database.
+            self._restart(after)
+        if after < self.low:
+            return False
+        if until > self.high:
+            await self._read(until)
+        if after < self.low:
+            return False  # the read made room by dropping the oldest heads
+        if time.monotonic() - self.facts_at >= FACTS_TTL:
+            await self._read_facts()
+        return True
+
+    def _restart(self, at: int) -> None:
+        self.started = True
+        self.low = self.high = at
+        self.heads, self.facts, self.facts_at = [], {}, -1e9
+
     async def _read(self, until: int) -> None:
-        while self.high < until:
-            page = await db(live_event_heads)(after=self.high, limit=READ_PAGE)
-            if not page:
-                # Nothing committed above `high` yet: `until` was read from a newer snapshot
-                # than this one cannot be; the next heartbeat reads it.
-                return
-            self.heads.extend(page)
-            self.high = page[-1][0]
-            self.facts_at = -1e9  # new conversations: read the facts again
-        if len(self.heads) > MAX_ROWS:
-            dropped = self.heads[: len(self.heads) - MAX_ROWS // 2]
-            self.heads = self.heads[len(dropped) :]
-            self.low = dropped[-1][0]
+        """Read the heads in (high, until]; the window changes only once all are read."""
+        heads, low, high = list(self.heads), self.low, self.high
+        while high < until:
+            page = await db(live_event_heads)(after=high, until=until, limit=READ_PAGE)
+            heads.extend(page)
+            # A short page holds every event up to `until` (seq order is commit order).
+            high = until if len(page) < READ_PAGE else page[-1][0]
+            if len(heads) > MAX_ROWS:
+                dropped = len(heads) - MAX_ROWS // 2
+                low = heads[dropped - 1][0]
+                heads = heads[dropped:]
+        self.heads, self.low, self.high = heads, low, high
+        self.facts_at = -1e9  # new events, maybe of new conversations: read the facts first
 
     async def _read_facts(self) -> None:
         ids = {head[3] for head in self.heads if head[3] is not None}
-        read = await db(live_event_conversation_facts)(ids)
-        self.facts = {
-            pk: Facts(team_id=team, assignee_id=assignee, deleted=deleted)
-            for pk, (team, assignee, deleted) in read.items()
-        }
+        self.facts = await db(live_event_conversation_facts)(conversation_ids=ids)
         self.facts_at = time.monotonic()
-
-
-def _first_after(heads: list[_Head], after: int) -> int:
-    """The index of the first head with a seq above `after` (heads are in seq order)."""
-    low, high = 0, len(heads)
-    while low < high:
-        middle = (low + high) // 2
-        if heads[middle][0] <= after:
-            low = middle + 1
-        else:
-            high = middle
-    return low
 
 
 _windows: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Window] = weakref.WeakKeyDictionary()

@@ -5,6 +5,7 @@ actionable). Also the inbox a channel names by its key (`inbox_for_key`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -20,6 +21,45 @@ from customers.models import Customer
 
 def user_team_ids(user: Any) -> QuerySet[Team]:
     return Team.objects.filter(members__user_id=user.pk).values("pk")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the gate decides on for one conversation, as a query read it."""
+
+    team_id: int | None
+    assignee_id: int | None
+    deleted: bool
+
+
+_TEAMS_ATTR = "_smartdesk_team_ids"
+
+
+def team_ids_of(user: Any) -> frozenset[int]:
+    """The user's teams, read once per user object: a socket takes a fresh user object
+    whenever access changes (`access.changed`) and at each reconcile, teams included."""
+    if not hasattr(user, _TEAMS_ATTR):
+        ids = frozenset(user_team_ids(user).values_list("pk", flat=True))
+        setattr(user, _TEAMS_ATTR, ids)
+    return getattr(user, _TEAMS_ATTR)
+
+
+def may_see(user: Any, facts: Facts) -> bool:
+    """`visible_conversations(user, include_deleted=True)` for one conversation whose facts
+    were already read: the same rule in memory, for the live path, where a query per event
+    and socket is what must not happen (chats/live_render.py, chats/live_window.py). The
+    user's teams are those of the user object (`team_ids_of`). Tests hold the two together
+    (tests/chats/test_live_render.py, tests/chats/test_live_window.py)."""
+    scope = scope_of(user)
+    if scope is None:
+        return False
+    if facts.deleted and not has_capability(user, Capability.RESTORE_CONVERSATIONS):
+        return False
+    if scope == Role.Scope.ALL:
+        return True
+    if facts.assignee_id is not None and facts.assignee_id == user.pk:
+        return True
+    return scope == Role.Scope.TEAMS and facts.team_id in team_ids_of(user)
 
 
 def visible_conversations(user: Any, *, include_deleted: bool = False) -> QuerySet[Conversation]:

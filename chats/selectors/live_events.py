@@ -3,15 +3,15 @@ it stands now."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from django.db.models import Max, Q, Subquery
 
 from accounts.access import scope_of
-from accounts.models import Role, Team
+from accounts.models import Role
 from chats.models import Conversation
-from chats.selectors.gate import visible_conversations
+from chats.selectors.gate import Facts, may_see, team_ids_of, visible_conversations
 from smartdesk.core.models import LiveEvent
 from smartdesk.core.realtime import ADMINS_GROUP, team_group, user_group
 
@@ -25,10 +25,7 @@ def live_groups_for(user: Any) -> set[str]:
     if scope == Role.Scope.ALL:
         groups.add(ADMINS_GROUP)
     elif scope == Role.Scope.TEAMS:
-        groups |= {
-            team_group(pk)
-            for pk in Team.objects.filter(members__user_id=user.pk).values_list("pk", flat=True)
-        }
+        groups |= {team_group(pk) for pk in team_ids_of(user)}
     return groups
 
 
@@ -85,27 +82,46 @@ def live_event_ids(user: Any, *, after: int, until: int, limit: int | None = Non
     return list(rows if limit is None else rows[:limit])
 
 
-def live_event_heads(*, after: int, limit: int) -> list[tuple[int, str, int | None, int | None]]:
-    """(seq, type, user id, conversation id) of the first `limit` events after `after`, in
-    commit order: what never changes of an event, for chats/live_window.py. Seq order is
-    commit order, so the rows read are every event up to the last one."""
+# What never changes of an event: (seq, type, user id, conversation id).
+EventHead = tuple[int, str, int | None, int | None]
+
+
+def live_event_heads(*, after: int, until: int, limit: int) -> list[EventHead]:
+    """The heads of the first `limit` events in (after, until], in commit order, for
+    chats/live_window.py: what `live_event_ids` reads, without the gate (`may_replay` applies
+    it)."""
     rows = (
-        LiveEvent.objects.filter(seq__gt=after)
+        LiveEvent.objects.filter(seq__gt=after, seq__lte=until)
         .order_by("seq")
         .values_list("seq", "type", "user_id", "conversation_id")
     )
     return list(rows[:limit])
 
 
-def live_event_conversation_facts(
-    conversation_ids: Collection[int],
-) -> dict[int, tuple[int | None, int | None, bool]]:
-    """(team id, assignee id, deleted) of these conversations as they stand now: what the gate
-    decides on (`chats.live_render.may_see`). A conversation gone is missing."""
+def live_event_conversation_facts(*, conversation_ids: Collection[int]) -> dict[int, Facts]:
+    """What the gate decides on (`Facts`) for these conversations, as they stand now; a
+    conversation gone is missing."""
     rows = Conversation.objects.filter(pk__in=list(conversation_ids)).values_list(
         "pk", "team_id", "assignee_id", "deleted_at"
     )
-    return {pk: (team, assignee, deleted is not None) for pk, team, assignee, deleted in rows}
+    return {
+        pk: Facts(team_id=team, assignee_id=assignee, deleted=deleted is not None)
+        for pk, team, assignee, deleted in rows
+    }
+
+
+def may_replay(user: Any, *, head: EventHead, facts: Mapping[int, Facts]) -> bool:
+    """`_replayable` for one event, on its conversation's facts already read (`may_see`):
+    the user's own events, those of conversations they see, and for scope `all` the admins'
+    events. Tests hold it to `live_event_ids`."""
+    _seq, kind, user_id, conversation_id = head
+    if user_id is not None and user_id == user.pk:
+        return True
+    if conversation_id is not None:
+        found = facts.get(conversation_id)
+        if found is not None and may_see(user, found):
+            return True
+    return kind in ADMIN_EVENT_TYPES and scope_of(user) == Role.Scope.ALL
 
 
 def live_events_by_seq(seqs: list[int]) -> list[dict[str, Any]]:

@@ -3,21 +3,24 @@ every socket, entitles each user to exactly what the gated query (`live_event_id
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
 from django.db import transaction
+from django.test import override_settings
 
 from accounts.models import Role, Team, User
-from chats import live_render, live_window
-from chats.consumers import _access
+from chats import consumers, live_render, live_window
 from chats.models import Conversation, Inbox
 from chats.selectors import live_event_ids, live_event_latest
 from chats.services import conversations as conversation_services
 from smartdesk.core.realtime import publish
 from tests import factories
 from tests.chats.test_live_render import committed, decorate_all, queries_in_every_thread
+from tests.live import operator_socket
 
 # The window reads in the consumers' database threads: committed data.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,12 +34,16 @@ def _lost(**who: Any) -> int:
     return row.seq
 
 
-def _entitled(window: live_window.Window, user: User, after: int, until: int, limit: int = 100):
-    # A socket's user, as the consumer holds it (primed at its connect and each reconcile).
-    socket_user, _groups = async_to_sync(_access)(user.pk, set())
+def _socket_user(user: User) -> User:
+    """The user as a socket holds them (read afresh and primed at its connect and reconcile);
+    a deactivated one as it was read."""
+    fresh, _groups = async_to_sync(consumers._access)(user.pk, set())
+    return fresh or user
 
+
+def _entitled(window: live_window.Window, user: User, after: int, until: int, limit: int = 100):
     async def ask() -> list[int] | None:
-        return await window.entitled(socket_user, after=after, until=until, limit=limit)
+        return await window.entitled(user, after=after, until=until, limit=limit)
 
     return async_to_sync(ask)()
 
@@ -54,10 +61,14 @@ def floor(
     admin_user: User,
     reporter: User,
 ) -> dict[str, Any]:
-    """Users of every scope, and events of every kind the gate tells apart."""
+    """Users of every scope (and of none), and events of every kind the gate tells apart."""
     assigned_only = factories.make_user(
         username="gleb", role=factories.make_role(scope=Role.Scope.ASSIGNED), teams=[support]
     )
+    gone = factories.make_user(username="olga", role=Role.OPERATOR, teams=[support])
+    User.objects.filter(pk=gone.pk).update(is_active=False)
+    no_profile = User.objects.create(username="noprofile")
+    root = User.objects.create(username="root", is_superuser=True)
     start = live_event_latest()
     ours = factories.make_conversation(inbox=support_inbox)
     theirs = factories.make_conversation(inbox=delivery_inbox)
@@ -72,7 +83,8 @@ def floor(
     _lost(type="presence.changed")
     _lost(type="anomaly.alert")
     _lost(conversation_id=10**9)  # a conversation since erased
-    users = [operator, teammate, outsider, admin_user, reporter, assigned_only]
+    people = [operator, teammate, outsider, admin_user, reporter, assigned_only]
+    users = [_socket_user(user) for user in [*people, gone, no_profile, root]]
     return {"start": start, "users": users, "until": live_event_latest(), "ours": ours}
 
 
@@ -87,18 +99,62 @@ def test_the_window_entitles_each_user_to_what_the_gated_query_does(floor) -> No
         assert _entitled(window, user, middle, until, limit=2) == live_event_ids(
             user, after=middle, until=until, limit=2
         ), user.username
-    # the rule is not vacuous: the scopes see different things
-    seen = {tuple(live_event_ids(user, after=start, until=until)) for user in floor["users"]}
-    assert len(seen) >= 5, seen
+    # the rule is not vacuous: the scopes see different things, and some see nothing
+    seen = [tuple(live_event_ids(user, after=start, until=until)) for user in floor["users"]]
+    assert len(set(seen)) >= 6 and () in seen, seen
 
 
-def test_the_window_follows_a_conversation_that_moves_out_of_sight(
-    floor, operator: User, admin_user: User, delivery: Team, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_socket_of_a_process_asks_at_once_and_gets_its_own_answer(floor) -> None:
     window = live_window.Window()
     start, until = floor["start"], floor["until"]
+
+    async def together() -> list[list[int] | None]:
+        return list(
+            await asyncio.gather(
+                *(
+                    window.entitled(user, after=start, until=until, limit=100)
+                    for user in floor["users"]
+                )
+            )
+        )
+
+    answers = async_to_sync(together)()
+    assert answers == [live_event_ids(user, after=start, until=until) for user in floor["users"]]
+
+
+def test_every_socket_of_a_process_checks_the_log_with_two_queries_in_all(
+    floor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_window, "FACTS_TTL", 3600.0)
+    window = live_window.Window()
+    start, until = floor["start"], floor["until"]
+
+    async def heartbeats() -> list[list[int] | None]:
+        return [
+            await window.entitled(user, after=start, until=until, limit=100)
+            for user in floor["users"]
+        ]
+
+    with queries_in_every_thread() as queries:
+        answers = async_to_sync(heartbeats)()
+    assert all(answer is not None for answer in answers)
+    assert len(queries) == 2, queries  # the events' heads, then their conversations' facts
+    with queries_in_every_thread() as queries:
+        async_to_sync(heartbeats)()
+    assert queries == []  # nothing new in the log: nothing read again
+
+
+def test_a_conversation_moved_out_of_sight_is_followed_at_once(
+    floor, operator: User, admin_user: User, delivery: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_window, "FACTS_TTL", 3600.0)  # no second passes
+    window = live_window.Window()
+    anna = _socket_user(operator)
+    start, until = floor["start"], floor["until"]
     seq = committed("conversation.changed", floor["ours"])[-1]["id"]
-    assert seq in _entitled(window, operator, start, until)
+    assert seq in _entitled(window, anna, start, until)
+
+    # when: it is transferred to a team Anna is not in (which logs an event)
     conversation_services.conversation_transfer(
         conversation=Conversation.objects.get(pk=floor["ours"].pk),
         team=delivery,
@@ -108,34 +164,129 @@ def test_the_window_follows_a_conversation_that_moves_out_of_sight(
     )
     later = live_event_latest()
 
-    monkeypatch.setattr(live_window, "FACTS_TTL", 0.0)  # a second later
-    now = _entitled(window, operator, start, later)
+    # then: asked about the ids up to the transfer, the window reads its facts anew
+    now = _entitled(window, anna, start, later)
     assert seq not in now
-    assert now == live_event_ids(operator, after=start, until=later)
+    assert now == live_event_ids(anna, after=start, until=later)
 
 
-def test_every_socket_of_a_process_checks_the_log_with_two_queries_in_all(floor) -> None:
+def test_a_change_that_logged_no_event_is_followed_within_the_facts_lifetime(
+    floor, operator: User, delivery: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = live_window.Window()
+    anna = _socket_user(operator)
+    start, until = floor["start"], floor["until"]
+    seq = committed("conversation.changed", floor["ours"])[-1]["id"]
+    monkeypatch.setattr(live_window, "FACTS_TTL", 3600.0)
+    assert seq in _entitled(window, anna, start, until)
+    Conversation.objects.filter(pk=floor["ours"].pk).update(team=delivery)  # no event
+    assert seq in _entitled(window, anna, start, until)  # within the lifetime: as read
+
+    monkeypatch.setattr(live_window, "FACTS_TTL", 0.0)  # the lifetime has passed
+    assert seq not in _entitled(window, anna, start, until)
+
+
+def test_ranges_the_window_cannot_serve_go_to_the_database(
+    floor, operator: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_window, "READ_PAGE", 2)
+    monkeypatch.setattr(live_window, "MAX_ROWS", 8)
+    window = live_window.Window()
+    anna = _socket_user(operator)
+    start, until = floor["start"], floor["until"]
+    # wider than the window may hold (ids are unique, so that many may be that many events)
+    assert until - start > 8
+    assert _entitled(window, anna, start, until) is None
+
+    # six events read in pages of two: the same answer as the gated query
+    before = live_event_latest()
+    seqs = [_lost(conversation_id=floor["ours"].pk) for _ in range(6)]
+    assert _entitled(window, anna, before, seqs[-1]) == seqs
+
+    # three more: nine is more than it keeps, so the oldest five go
+    seqs += [_lost(conversation_id=floor["ours"].pk) for _ in range(3)]
+    assert _entitled(window, anna, seqs[5], seqs[-1]) == seqs[6:]
+    assert window.low == seqs[4]
+    # and a watermark among them asks the database
+    assert _entitled(window, anna, seqs[3], seqs[-1]) is None
+
+
+def test_a_user_object_not_primed_is_served_too(floor, operator: User) -> None:
     window = live_window.Window()
     start, until = floor["start"], floor["until"]
-    users = [async_to_sync(_access)(user.pk, set())[0] for user in floor["users"]]
-
-    async def heartbeats() -> list[list[int] | None]:
-        return [await window.entitled(user, after=start, until=until, limit=100) for user in users]
-
-    with queries_in_every_thread() as queries:
-        answers = async_to_sync(heartbeats)()
-    assert all(answer is not None for answer in answers)
-    assert len(queries) == 2, queries  # the events' heads, then their conversations' facts
-    with queries_in_every_thread() as queries:
-        async_to_sync(heartbeats)()
-    assert queries == []  # within the second: nothing read again
+    anna = User.objects.get(pk=operator.pk)  # its teams not read yet: that needs a query
+    assert _entitled(window, anna, start, until) == live_event_ids(
+        operator, after=start, until=until
+    )
 
 
-def test_a_watermark_older_than_the_window_asks_the_database(floor, operator: User) -> None:
+def test_a_read_that_fails_sends_every_socket_to_the_database_for_a_moment(
+    floor, operator: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
     window = live_window.Window()
+    anna = _socket_user(operator)
     start, until = floor["start"], floor["until"]
-    assert _entitled(window, operator, start + 3, until) is not None  # the window starts here
-    assert _entitled(window, operator, start, until) is None
+    calls = []
+
+    def away(**kwargs: Any) -> list:
+        calls.append(kwargs)
+        raise ConnectionError("the database is away")
+
+    monkeypatch.setattr(live_window, "live_event_heads", away)
+    assert _entitled(window, anna, start, until) is None
+    assert _entitled(window, anna, start, until) is None
+    assert len(calls) == 1  # the second socket did not wait on a second failing read
+    monkeypatch.undo()  # the database is back, and the moment has passed
+    monkeypatch.setattr(live_window, "FAILED_FOR", 0.0)
+    assert _entitled(window, anna, start, until) == live_event_ids(anna, after=start, until=until)
+
+
+@override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
+def test_the_heartbeat_recovers_a_lost_event_through_the_window(
+    operator: User, support_inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation = factories.make_conversation(inbox=support_inbox)
+    socket = operator_socket(operator)
+
+    def not_per_socket(*args: Any) -> list[int]:
+        raise AssertionError("a heartbeat asked the database on its own")
+
+    monkeypatch.setattr(consumers, "_entitled", not_per_socket)
+
+    async def scenario() -> tuple[int, list[dict]]:
+        assert (await socket.connect())[0]
+        seq = await asyncio.to_thread(_lost, conversation_id=conversation.pk)
+        frames = []
+        while not any(m.get("type") == "heartbeat" and m["last_id"] >= seq for m in frames):
+            frames.append(await socket.receive_json_from(timeout=10))
+        await socket.disconnect(timeout=10)
+        return seq, frames
+
+    seq, frames = async_to_sync(scenario)()
+    assert [m["type"] for m in frames if m.get("id") == seq] == ["conversation.changed"]
+
+
+def test_a_user_deactivated_as_their_socket_opens_is_told_so(
+    operator: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket = operator_socket(operator)
+    read = consumers._access
+
+    async def deactivated_meanwhile(pk: int, subscriptions: set[int]) -> Any:
+        await asyncio.to_thread(User.objects.filter(pk=pk).update, is_active=False)
+        return await read(pk, subscriptions)
+
+    monkeypatch.setattr(consumers, "_access", deactivated_meanwhile)
+
+    async def scenario() -> dict:
+        accepted, _ = await WebsocketCommunicator.connect(socket)
+        assert accepted
+        return await socket.receive_output(timeout=10)
+
+    assert async_to_sync(scenario)() == {
+        "type": "websocket.close",
+        "code": consumers.CLOSE_DEACTIVATED,
+    }
 
 
 def test_a_user_read_for_a_socket_hears_an_event_already_rendered_with_no_query(
@@ -147,7 +298,7 @@ def test_a_user_read_for_a_socket_hears_an_event_already_rendered_with_no_query(
     decorate_all(event, [operator])
 
     # when: Boris's socket reads him afresh (its connect, a reconcile) and hears the event
-    fresh, groups = async_to_sync(_access)(teammate.pk, set())
+    fresh, groups = async_to_sync(consumers._access)(teammate.pk, set())
     assert groups
     with queries_in_every_thread() as queries:
         (sent,) = decorate_all(event, [fresh])
