@@ -248,8 +248,8 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
 
     async def _catch_up(self, after: int, until: int) -> int | None:
         """Forward every event in (after, until] this user may see and the browser lacks, in
-        commit order; then everything up to `until` is confirmed. None (nothing sent) when
-        more than `LIVE_REPLAY_MAX` are missing: a reload is cheaper than replaying them."""
+        commit order; then everything up to `until` is confirmed. None when more than
+        `LIVE_REPLAY_MAX` are missing: a reload is cheaper than replaying them."""
         if until <= after:
             return 0
         limit = settings.LIVE_REPLAY_MAX
@@ -264,17 +264,25 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         missing = [seq for seq in entitled if seq not in self._sent]
         if len(missing) > limit:
             return None
+        sent = 0
         for start in range(0, len(missing), REPLAY_PAGE):
             for event in await _events(missing[start : start + REPLAY_PAGE]):
                 self._sent.add(event["id"])
+                sent += 1
                 if event.get("type") == "access.changed":
-                    # Lost on its way: act on it now, as if it had come live.
+                    # Lost on its way: act on it now, as if it had come live...
                     await self._refresh_access()
                     if self.closed:
-                        return len(missing)
+                        return sent
+                    await self.send_json(event)
+                    # ... and what follows it was chosen with the access it changed (a team
+                    # joined, a scope narrowed): choose again with the new one.
+                    self._confirm(event["id"])
+                    rest = await self._catch_up(event["id"], until)
+                    return None if rest is None else sent + rest
                 await self.send_json(await self._decorated(event))
         self._confirm(until)
-        return len(missing)
+        return sent
 
     def _confirm(self, upto: int) -> None:
         if upto > self.watermark:
@@ -378,8 +386,12 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             await self.disconnect(CLOSE_DEACTIVATED)
             return
         self.user = user
-        # A subscription made while this read ran was checked by its own `subscribe`.
-        wanted |= {conversation_group(pk) for pk in self.subscriptions - checked}
+        # Subscriptions changed while this read ran: one left is not joined again, one made
+        # is checked again, with the user as they are now.
+        wanted -= {conversation_group(pk) for pk in checked - self.subscriptions}
+        for pk in self.subscriptions - checked:
+            if await _visible(user, pk):
+                wanted.add(conversation_group(pk))
         for group in self.joined - wanted:
             await self.leave(group)
             if group.startswith("conversation."):

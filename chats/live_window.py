@@ -9,8 +9,8 @@ Here the process reads, for every socket at once:
 - each event's head once: seq, type, addressee and conversation, which never change
   (`live_event_heads`), up to the id the socket asks about, as the gated query does;
 - the gate's facts of those events' conversations (team, assignee, deleted) as they stand now
-  (`live_event_conversation_facts`): again after every read of new events, and at least once
-  per `FACTS_TTL`;
+  (`live_event_conversation_facts`): those of the conversations of each batch of new events as
+  it is read, and all of them again at least once per `FACTS_TTL`;
 
 and each socket applies the gate's rule to them in memory (`may_replay`, beside the gate in
 chats/selectors/: the rule of `live_event_ids`, which tests hold it to). A socket whose range
@@ -18,11 +18,12 @@ the window cannot serve gets None and asks the database as before: a watermark o
 window, a range wider than `MAX_ROWS`, a read that failed a moment ago.
 
 How fresh the facts are: a change that moves a conversation (assign, transfer, delete) logs an
-event, and a socket asking about any id at or after it makes the window read it, and then the
-facts, first. So for the range a socket asks about, the facts are at least as new as the gated
-query at that moment would see, but for a change that logged nothing (none should); the TTL
-bounds that. The user's side (role, teams) is the socket's user object, read at its connect,
-at every `access.changed` and at each reconcile, as for `live_render.decorate`.
+event of it, and a socket asking about any id at or after that event makes the window read it,
+and that conversation's facts, first. So every move up to the id a socket asks about is seen;
+a move logged after it, or one that logged nothing (none should), within `FACTS_TTL`. The
+user's side (role, teams) is the socket's user object, read at its connect, at every
+`access.changed` (a catch-up that replays one chooses what follows it again) and at each
+reconcile, as for `live_render.decorate`.
 """
 
 from __future__ import annotations
@@ -133,21 +134,36 @@ class Window:
         self.heads, self.facts, self.facts_at = [], {}, -1e9
 
     async def _read(self, until: int) -> None:
-        """Read the heads in (high, until]; the window changes only once all are read."""
+        """Read the heads in (high, until], then the facts of their conversations (a change
+        that moves a conversation logs an event of it, so these are the ones that may have
+        moved); the window changes only once all are read."""
         heads, low, high = list(self.heads), self.low, self.high
+        everything = not heads  # then the facts read here are all the window's
+        read: set[int] = set()
         while high < until:
             page = await db(live_event_heads)(after=high, until=until, limit=READ_PAGE)
             heads.extend(page)
+            read |= {head[3] for head in page if head[3] is not None}
             # A short page holds every event up to `until` (seq order is commit order).
             high = until if len(page) < READ_PAGE else page[-1][0]
             if len(heads) > MAX_ROWS:
                 dropped = len(heads) - MAX_ROWS // 2
                 low = heads[dropped - 1][0]
                 heads = heads[dropped:]
-        self.heads, self.low, self.high = heads, low, high
-        self.facts_at = -1e9  # new events, maybe of new conversations: read the facts first
+        facts = dict(self.facts)
+        if read:
+            found = await db(live_event_conversation_facts)(conversation_ids=read)
+            for pk in read:
+                if pk in found:
+                    facts[pk] = found[pk]
+                else:
+                    facts.pop(pk, None)  # erased: nobody sees it through a conversation
+        self.heads, self.low, self.high, self.facts = heads, low, high, facts
+        if everything:
+            self.facts_at = time.monotonic()
 
     async def _read_facts(self) -> None:
+        """All the window's conversations' facts, afresh (a change that logged no event)."""
         ids = {head[3] for head in self.heads if head[3] is not None}
         self.facts = await db(live_event_conversation_facts)(conversation_ids=ids)
         self.facts_at = time.monotonic()

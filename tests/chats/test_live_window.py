@@ -233,6 +233,7 @@ def test_a_read_that_fails_sends_every_socket_to_the_database_for_a_moment(
         raise ConnectionError("the database is away")
 
     monkeypatch.setattr(live_window, "live_event_heads", away)
+    monkeypatch.setattr(live_window, "FAILED_FOR", 3600.0)
     assert _entitled(window, anna, start, until) is None
     assert _entitled(window, anna, start, until) is None
     assert len(calls) == 1  # the second socket did not wait on a second failing read
@@ -248,10 +249,13 @@ def test_the_heartbeat_recovers_a_lost_event_through_the_window(
     conversation = factories.make_conversation(inbox=support_inbox)
     socket = operator_socket(operator)
 
-    def not_per_socket(*args: Any) -> list[int]:
-        raise AssertionError("a heartbeat asked the database on its own")
+    asked: list[Any] = []
 
-    monkeypatch.setattr(consumers, "_entitled", not_per_socket)
+    async def per_socket(*args: Any) -> list[int]:
+        asked.append(args)
+        return []
+
+    monkeypatch.setattr(consumers, "_entitled", per_socket)
 
     async def scenario() -> tuple[int, list[dict]]:
         assert (await socket.connect())[0]
@@ -264,6 +268,44 @@ def test_the_heartbeat_recovers_a_lost_event_through_the_window(
 
     seq, frames = async_to_sync(scenario)()
     assert [m["type"] for m in frames if m.get("id") == seq] == ["conversation.changed"]
+    assert asked == []  # the window served it: no socket asked the database on its own
+
+
+@override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
+def test_what_follows_a_lost_access_change_is_chosen_with_the_new_access(
+    operator: User, delivery: Team, delivery_inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = factories.make_conversation(inbox=delivery_inbox)
+    socket = operator_socket(operator)
+    monkeypatch.setattr(consumers, "RECONCILE_EVERY", 10**6)  # only the notice says it
+
+    def joined_delivery_and_both_lost() -> tuple[int, int]:
+        # Anna joins Delivery; the notice and the next event of a Delivery conversation
+        # commit together and reach nobody live (Redis lost them).
+        with transaction.atomic():
+            operator.profile.teams.add(delivery)
+            notice = publish({"type": "access.changed"}, groups=[], user_id=operator.pk)
+            event = publish(
+                {"type": "conversation.changed", "conversation_id": elsewhere.pk},
+                groups=[],
+                conversation_id=elsewhere.pk,
+            )
+        notice.refresh_from_db()
+        event.refresh_from_db()
+        return notice.seq, event.seq
+
+    async def scenario() -> tuple[int, int, list[dict]]:
+        assert (await socket.connect())[0]
+        notice, seq = await asyncio.to_thread(joined_delivery_and_both_lost)
+        frames = []
+        while not any(m.get("type") == "heartbeat" and m["last_id"] >= seq for m in frames):
+            frames.append(await socket.receive_json_from(timeout=10))
+        await socket.disconnect(timeout=10)
+        return notice, seq, frames
+
+    notice, seq, frames = async_to_sync(scenario)()
+    # the event Anna may now see came after the notice, once, before the heartbeat said so
+    assert [m.get("id") for m in frames if m.get("id") in (notice, seq)] == [notice, seq]
 
 
 def test_a_user_deactivated_as_their_socket_opens_is_told_so(
@@ -281,7 +323,9 @@ def test_a_user_deactivated_as_their_socket_opens_is_told_so(
     async def scenario() -> dict:
         accepted, _ = await WebsocketCommunicator.connect(socket)
         assert accepted
-        return await socket.receive_output(timeout=10)
+        closing = await socket.receive_output(timeout=10)
+        await socket.wait(timeout=10)  # the consumer ended
+        return closing
 
     assert async_to_sync(scenario)() == {
         "type": "websocket.close",

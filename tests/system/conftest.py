@@ -101,6 +101,7 @@ class SlowBotApi:
         self.dropped = 0
         self._held: list[socket.socket] = []
         self._hold_from: int | None = None
+        self._prefix = ""
         self._released = threading.Event()
         self.lock = threading.Lock()
         self.next_message_id = 5000
@@ -121,14 +122,19 @@ class SlowBotApi:
             )
 
     def _sends(self) -> int:
-        return sum(1 for name, _ in self.calls if name == "sendMessage")
+        return sum(
+            1
+            for name, params in self.calls
+            if name == "sendMessage" and str(params.get("text", "")).startswith(self._prefix)
+        )
 
-    def hold(self, after: int) -> None:
-        """Once `after` more messages went, each further sendMessage waits inside Telegram
-        until `release()`."""
+    def hold(self, after: int, *, prefix: str = "") -> None:
+        """Once `after` more messages whose text starts with `prefix` went, each further
+        sendMessage waits inside Telegram until `release()`."""
         with self.lock:
             self._released.set()  # a hold not released frees its callers first
             self._released = threading.Event()
+            self._prefix = prefix
             self._hold_from = self._sends() + after
 
     def release(self) -> None:

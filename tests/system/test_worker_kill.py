@@ -40,7 +40,7 @@ def test_a_worker_killed_mid_batch_loses_no_reply_and_sends_none_twice(stack: St
 
     # given: a batch of 30 replies being delivered, Telegram holding every call after the 6th
     dropped_before = stack.bot.dropped
-    stack.bot.hold(6)
+    stack.bot.hold(6, prefix=PREFIX)
     statuses: list[int] = []
 
     def post(chat: int) -> None:
