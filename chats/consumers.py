@@ -379,6 +379,13 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             await self.leave(conversation_group(pk))
 
     async def _refresh_access(self) -> None:
+        """Re-read the user and their groups. One at a time (a reconcile, a live or replayed
+        `access.changed`): the last to finish must not put back an older read."""
+        lock = self.__dict__.setdefault("_refreshing", asyncio.Lock())
+        async with lock:
+            await self._refresh_access_now()
+
+    async def _refresh_access_now(self) -> None:
         checked = set(self.subscriptions)
         user, wanted = await _access(self.user.pk, checked)
         if user is None or not user.is_active:

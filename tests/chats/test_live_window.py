@@ -4,6 +4,7 @@ every socket, entitles each user to exactly what the gated query (`live_event_id
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -351,3 +352,48 @@ def test_a_user_read_for_a_socket_hears_an_event_already_rendered_with_no_query(
     assert queries == []
     assert sent["html"]["row"]
     assert live_render.view_key(fresh) == live_render.view_key(operator)
+
+
+def test_two_access_refreshes_at_once_end_with_the_newer_read(
+    operator: User, delivery: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a socket's consumer whose reconcile read Anna before she joined Delivery and is
+    # slow to finish, and the notice of her joining starting a second refresh meanwhile
+    from channels.layers import get_channel_layer
+
+    consumer = consumers.OperatorConsumer()
+    consumer.user, consumer.subscriptions, consumer.joined = operator, set(), set()
+    consumer.channel_layer, consumer.channel_name = get_channel_layer(), "test.refresh!1"
+    read = consumers._access
+    state: dict[str, Any] = {"reads": 0}
+
+    async def access(pk: int, subscriptions: set[int]) -> Any:
+        state["reads"] += 1
+        if state["reads"] == 1:
+            found = await read(pk, subscriptions)
+            await asyncio.to_thread(operator.profile.teams.add, delivery)
+            state["joined"].set()
+            # time for a second read to overtake this one, if nothing stops it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state["second"].wait(), 0.5)
+            return found
+        found = await read(pk, subscriptions)
+        state["second"].set()
+        return found
+
+    monkeypatch.setattr(consumers, "_access", access)
+
+    async def scenario() -> None:
+        state["joined"], state["second"] = asyncio.Event(), asyncio.Event()
+        reconcile = asyncio.ensure_future(consumer._refresh_access())
+        await state["joined"].wait()
+        notice = asyncio.ensure_future(consumer._refresh_access())
+        await asyncio.wait_for(asyncio.gather(reconcile, notice), 10)
+        for group in list(consumer.joined):
+            await consumer.leave(group)
+
+    async_to_sync(scenario)()
+
+    # then: the socket holds the newer read (Delivery included), not the one that began first
+    assert state["reads"] == 2
+    assert delivery.pk in live_render.team_ids_of(consumer.user)
