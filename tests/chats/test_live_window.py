@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
 
 from accounts.models import Role, Team, User
@@ -18,6 +18,7 @@ from chats import consumers, live_render, live_window
 from chats.models import Conversation, Inbox
 from chats.selectors import live_event_ids, live_event_latest
 from chats.services import conversations as conversation_services
+from smartdesk.core.models import LiveEvent
 from smartdesk.core.realtime import publish
 from tests import factories
 from tests.chats.test_live_render import committed, decorate_all, queries_in_every_thread
@@ -227,18 +228,27 @@ def test_a_read_that_fails_sends_every_socket_to_the_database_for_a_moment(
     window = live_window.Window()
     anna = _socket_user(operator)
     start, until = floor["start"], floor["until"]
-    calls = []
+    table = LiveEvent._meta.db_table
 
-    def away(**kwargs: Any) -> list:
-        calls.append(kwargs)
-        raise ConnectionError("the database is away")
+    def log_reads(queries: list[str]) -> int:
+        return sum(1 for sql in queries if f'"{table}"' in sql)
 
-    monkeypatch.setattr(live_window, "live_event_heads", away)
-    monkeypatch.setattr(live_window, "FAILED_FOR", 3600.0)
-    assert _entitled(window, anna, start, until) is None
-    assert _entitled(window, anna, start, until) is None
-    assert len(calls) == 1  # the second socket did not wait on a second failing read
-    monkeypatch.undo()  # the database is back, and the moment has passed
+    # given: the log cannot be read (a real database error, in the sockets' threads)
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE "{table}" RENAME TO "{table}_away"')
+    try:
+        monkeypatch.setattr(live_window, "FAILED_FOR", 3600.0)
+        with queries_in_every_thread() as queries:
+            # when: two sockets ask, one after the other
+            assert _entitled(window, anna, start, until) is None
+            assert _entitled(window, anna, start, until) is None
+        # then: both were sent to the database path, and the second did not wait on a
+        # second failing read of the window's
+        assert log_reads(queries) == 1, queries
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER TABLE "{table}_away" RENAME TO "{table}"')
+    # the database is back, and the moment has passed
     monkeypatch.setattr(live_window, "FAILED_FOR", 0.0)
     assert _entitled(window, anna, start, until) == live_event_ids(anna, after=start, until=until)
 
@@ -363,7 +373,7 @@ def test_two_access_refreshes_at_once_end_with_the_newer_read(
 
     consumer = consumers.OperatorConsumer()
     consumer.user, consumer.subscriptions, consumer.joined = operator, set(), set()
-    consumer.channel_layer, consumer.channel_name = get_channel_layer(), "test.refresh!1"
+    consumer.channel_layer = get_channel_layer()
     read = consumers._access
     state: dict[str, Any] = {"reads": 0}
 
@@ -384,6 +394,8 @@ def test_two_access_refreshes_at_once_end_with_the_newer_read(
     monkeypatch.setattr(consumers, "_access", access)
 
     async def scenario() -> None:
+        # a channel of this process's (the pub/sub layer adds only those to groups)
+        consumer.channel_name = await consumer.channel_layer.new_channel()
         state["joined"], state["second"] = asyncio.Event(), asyncio.Event()
         reconcile = asyncio.ensure_future(consumer._refresh_access())
         await state["joined"].wait()
