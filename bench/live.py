@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/live.py                 # 300 operators + 50 widgets, 20 msg/s, 60 s
     .venv/bin/python bench/live.py --smoke         # a minute; figures printed, not judged
-    .venv/bin/python bench/live.py --web-workers 2 --layer pubsub --profile
+    .venv/bin/python bench/live.py --web-workers 2 --layer core --profile
 
 On loopback it starts its own redis-server on a free port and its own PostgreSQL database
 (`bench_live_<pid>`, dropped at the end), migrates and seeds it (`bench/live_seed.py`: teams of
@@ -840,8 +840,8 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--layer",
         choices=("core", "pubsub"),
-        default="core",
-        help="CHANNEL_LAYER_BACKEND: channels_redis core (lists) or pubsub",
+        default="pubsub",
+        help="CHANNEL_LAYER_BACKEND: pubsub (the product's default) or channels_redis core (lists)",
     )
     parser.add_argument("--client-procs", type=int, default=2, help="processes holding the sockets")
     parser.add_argument(

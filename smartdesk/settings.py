@@ -221,7 +221,7 @@ _CHANNEL_LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "smartdesk.core.layers.PubSubChannelLayer",
 }
-CHANNEL_LAYER_BACKEND = env.str("CHANNEL_LAYER_BACKEND", default="core")
+CHANNEL_LAYER_BACKEND = env.str("CHANNEL_LAYER_BACKEND", default="pubsub")
 if CHANNEL_LAYER_BACKEND not in _CHANNEL_LAYER_BACKENDS:
     raise ImproperlyConfigured(
         f"CHANNEL_LAYER_BACKEND={CHANNEL_LAYER_BACKEND!r}: "

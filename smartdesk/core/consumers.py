@@ -67,8 +67,9 @@ class GroupConsumer(AsyncJsonWebsocketConsumer):
 
     It leaves its groups however it ends, is counted in the connection gauge while open, and
     once started (`start_ticker`) re-joins its groups every `LIVE_HEARTBEAT_SECONDS`: a Redis
-    that restarted has forgotten every membership, and a membership not renewed expires, so
-    a process killed without leaving stops being fanned out to.
+    that restarted has forgotten every membership (and a subscribe may have failed while it
+    was away); with the list layer a membership not renewed expires, so a process killed
+    without leaving stops being fanned out to.
     """
 
     endpoint: ClassVar[str] = "unnamed"
@@ -122,8 +123,10 @@ class GroupConsumer(AsyncJsonWebsocketConsumer):
             WEBSOCKET_ACCEPTED.labels(self.endpoint).inc()
 
     async def join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
+        # Noted first: the pub/sub layer holds the membership from before its SUBSCRIBE, so a
+        # join that fails half-way is still left at the end (and retried by the heartbeat).
         self.joined.add(group)
+        await self.channel_layer.group_add(group, self.channel_name)
 
     async def leave(self, group: str) -> None:
         self.joined.discard(group)
@@ -165,7 +168,8 @@ class GroupConsumer(AsyncJsonWebsocketConsumer):
             self.joined.discard(group)
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as exc:  # Redis down: the membership expires on its own
+            except Exception as exc:  # Redis down: the membership (list layer) expires, and
+                # the pub/sub layer's is gone from the process already
                 logger.warning("could not leave %s: %s", group, exc)
 
     def start_ticker(self) -> None:
@@ -190,7 +194,9 @@ class GroupConsumer(AsyncJsonWebsocketConsumer):
 
     async def tick(self) -> None:
         for group in list(self.joined):
-            await self.channel_layer.group_add(group, self.channel_name)
+            # Left while an earlier one was being renewed: not joined again.
+            if group in self.joined:
+                await self.channel_layer.group_add(group, self.channel_name)
 
     async def realtime_batch(self, message: dict[str, Any]) -> None:
         """A group's events as the publisher batched them (`realtime.BATCH_TYPE`): each is

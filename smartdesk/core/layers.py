@@ -15,6 +15,9 @@ one process, and this layer changes only those:
   is decoded once and the members share the result: consumers read messages, never change
   them (smartdesk.core.consumers).
 
+Its group memberships live in the process, not in Redis, so they are counted on `/metrics`
+(`smartdesk_channel_layer_members`): a socket gone without leaving its groups would show.
+
 Everything else (subscriptions, reconnection, sharding, `flush`) is the library's.
 """
 
@@ -25,6 +28,8 @@ import logging
 from typing import Any
 
 from channels_redis import pubsub
+
+from smartdesk.core.metrics import LAYER_MEMBERS
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +91,25 @@ class _LoopLayer(pubsub.RedisPubSubLoopLayer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._shards = [_Shard(shard.host, self) for shard in self._shards]
+
+    def _is_member(self, group: str, channel: str) -> bool:
+        return channel in self.groups.get(self._get_group_channel_name(group), ())
+
+    # Counted where the library changes its sets: before its first wait (the shard's lock, a
+    # SUBSCRIBE), so that an add and a discard of one membership that overlap count once.
+    async def group_add(self, group: str, channel: str) -> None:
+        if channel in self.channels and not self._is_member(group, channel):
+            LAYER_MEMBERS.inc()
+        await super().group_add(group, channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        if self._is_member(group, channel):
+            LAYER_MEMBERS.dec()
+        await super().group_discard(group, channel)
+
+    async def flush(self) -> None:
+        LAYER_MEMBERS.dec(sum(len(members) for members in self.groups.values()))
+        await super().flush()
 
     async def receive(self, channel: str) -> Any:
         if channel not in self.channels:

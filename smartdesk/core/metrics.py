@@ -127,6 +127,12 @@ LIVE_DROPPED = Counter(
     "from the live-event log at their next heartbeat.",
     ["where"],
 )
+LAYER_MEMBERS = Gauge(
+    "smartdesk_channel_layer_members",
+    "Group memberships held in the processes' pub/sub channel layers (a socket in three "
+    "groups counts three); with the list layer the memberships live in Redis and this stays 0.",
+    multiprocess_mode="livesum",
+)
 LIVE_RECOVERED = Counter(
     "smartdesk_live_recovered",
     "Events a socket's heartbeat found missing and forwarded from the live-event log.",

@@ -7,6 +7,7 @@ heartbeat forwards each missed event once, re-joins its groups, and names the wa
 
 from __future__ import annotations
 
+import copy
 import logging
 from datetime import timedelta
 from typing import Any
@@ -14,15 +15,16 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import OperatorProfile
 from smartdesk.core.metrics import LIVE_DROPPED, LIVE_RECOVERED, ChannelLayerCapacityFilter
-from smartdesk.core.realtime import publish, team_group
+from smartdesk.core.realtime import FORWARD_TYPE, publish, team_group
 from tests import factories
 from tests.live import OperatorSocket, operator_socket
 
@@ -149,9 +151,17 @@ def test_the_heartbeat_does_not_forward_what_the_user_may_not_see(
     async_to_sync(scenario)()
 
 
-@override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
+def _layer(backend: str) -> dict[str, Any]:
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["BACKEND"] = backend
+    return layers
+
+
+@pytest.mark.parametrize(
+    "backend", ["smartdesk.core.layers.PubSubChannelLayer", "channels_redis.core.RedisChannelLayer"]
+)
 def test_a_socket_whose_group_membership_redis_forgot_hears_live_again(
-    operator, support_inbox, support
+    operator, support_inbox, support, backend: str
 ) -> None:
     conversation = factories.make_conversation(inbox=support_inbox)
     socket = operator_socket(operator)
@@ -159,12 +169,30 @@ def test_a_socket_whose_group_membership_redis_forgot_hears_live_again(
     async def scenario() -> None:
         assert (await socket.connect())[0]
         layer = get_channel_layer()
-        # What a Redis restart does to every group: the membership is gone.
-        connection = layer.connection(layer.consistent_hash(team_group(support.pk)))
-        assert await connection.delete(layer._group_key(team_group(support.pk))) == 1
-        await _until(socket, lambda m: m["type"] == "heartbeat")
-        # the heartbeat joined again
-        assert await connection.zcard(layer._group_key(team_group(support.pk))) == 1
+        group = team_group(support.pk)
+        if backend.startswith("channels_redis.core"):
+            # What a Redis restart does to every group of the list layer: the membership
+            # (a sorted set in Redis) is gone.
+            connection = layer.connection(layer.consistent_hash(group))
+            assert await connection.delete(layer._group_key(group)) == 1
+            await _until(socket, lambda m: m["type"] == "heartbeat")
+            # the heartbeat joined again
+            assert await connection.zcard(layer._group_key(group)) == 1
+        else:
+            # What a Redis restart does to the pub/sub layer: the process's subscriber
+            # connection drops, and every subscription with it.
+            process = layer._get_layer()
+            shard = process._get_shard(process._get_group_channel_name(group))
+            await shard._pubsub.connection.disconnect()
+            await _until(socket, lambda m: m["type"] == "heartbeat")
+            # subscribed again on Redis (redis-py re-subscribes as it reconnects)
+            name = process._get_group_channel_name(group)
+            assert dict(await shard._redis.pubsub_numsub(name))[name.encode()] >= 1
+            # and it hears the group live: a note that is in no log can only come that way
+            await layer.group_send(
+                group, {"type": FORWARD_TYPE, "event": {"type": "note.test", "n": 1}}
+            )
+            await _until(socket, lambda m: m == {"type": "note.test", "n": 1})
         message = await receive(conversation, "after the restart")
         frames = await _until(
             socket, lambda m: m["type"] == "message.created" and m["message_id"] == message.pk
@@ -173,7 +201,12 @@ def test_a_socket_whose_group_membership_redis_forgot_hears_live_again(
         assert [m.get("message_id") for m in frames].count(message.pk) == 1
         await socket.disconnect()
 
-    async_to_sync(scenario)()
+    with override_settings(LIVE_HEARTBEAT_SECONDS=0.3, CHANNEL_LAYERS=_layer(backend)):
+        channel_layers.backends.clear()
+        try:
+            async_to_sync(scenario)()
+        finally:
+            channel_layers.backends.clear()
 
 
 def test_resume_replays_only_what_the_browser_lacks_and_names_the_new_watermark(

@@ -67,7 +67,7 @@ def test_the_pool_can_be_switched_off_for_pgbouncer() -> None:
 
 
 def test_the_redis_client_waits_longer_than_the_layers_blocking_receive() -> None:
-    s = _settings()
+    s = _settings(CHANNEL_LAYER_BACKEND="core")
 
     assert s["layer"] == "channels_redis.core.RedisChannelLayer"
     assert s["host"]["socket_timeout"] > RedisChannelLayer.brpop_timeout
@@ -76,10 +76,12 @@ def test_the_redis_client_waits_longer_than_the_layers_blocking_receive() -> Non
     assert s["group_expiry"] <= 600
 
 
-def test_the_pubsub_layer_can_be_chosen() -> None:
-    s = _settings(CHANNEL_LAYER_BACKEND="pubsub")
+def test_the_pubsub_layer_is_the_default() -> None:
+    s = _settings()
 
     assert s["layer"] == "smartdesk.core.layers.PubSubChannelLayer"
+    assert s["host"]["socket_timeout"] > RedisChannelLayer.brpop_timeout
+    assert s["host"]["health_check_interval"] > 0
     assert s["group_expiry"] is None
 
 

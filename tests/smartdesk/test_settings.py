@@ -70,7 +70,7 @@ def test_database_and_redis_urls_switch_to_postgresql_and_redis() -> None:
 
     assert s["db"] == "django.db.backends.postgresql"
     assert s["db_name"] == "smartdesk"
-    assert s["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert s["layer"] == "smartdesk.core.layers.PubSubChannelLayer"
     assert s["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert s["eager"] is False
     assert s["broker"] == "redis://127.0.0.1:6379/3"
@@ -87,7 +87,7 @@ def test_celery_broker_url_overrides_redis_for_the_broker_only() -> None:
     )
 
     assert s["broker"].startswith("amqp://")
-    assert s["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert s["layer"] == "smartdesk.core.layers.PubSubChannelLayer"
 
 
 def test_malformed_values_stop_the_process_at_start_up() -> None:

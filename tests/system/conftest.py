@@ -255,8 +255,9 @@ class Stack:
     def web(self, index: int = 0) -> str:
         return self.webs[index].base_url
 
-    def start_web(self) -> harness.Proc:
-        proc = harness.start_web(self.env, harness.free_port())
+    def start_web(self, **env: str) -> harness.Proc:
+        """A web process of this stack's, with `env` over the stack's environment."""
+        proc = harness.start_web({**self.env, **env}, harness.free_port())
         self.extra.append(proc)
         return proc
 
