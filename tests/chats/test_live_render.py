@@ -381,3 +381,35 @@ def test_the_row_and_its_classifier_chip_are_one_query(
 
     assert len(queries) == 1, queries
     assert 'data-ai-label="complaint"' in sent["html"]["row"]
+
+
+def test_the_row_query_is_planned_once_per_connection_not_on_every_event(
+    conversation: Conversation, operator: User
+) -> None:
+    """PostgreSQL takes longer to plan the row's query (joins, the gate's subquery, the
+    watermark over the live-event partitions) than to run it: bound on the server and
+    prepared, it is planned once per connection and then served by its generic plan."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    event = last_event("conversation.changed", conversation)
+    key = live_render.view_key(operator)
+    with CaptureQueriesContext(connection) as queries:
+        live_render._render(operator, event, live_render.ROW_ONLY, key)
+    (row_sql,) = [query["sql"] for query in queries.captured_queries]
+
+    # when: the row is read for twenty events on this connection
+    for _ in range(20):
+        live_render._render(operator, event, live_render.ROW_ONLY, key)
+
+    # then: the query is a prepared statement, and most reads used its one generic plan
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            [row_sql[:200].replace("%", "\\%") + "%"],
+        )
+        plans = cursor.fetchall()
+    assert plans, "the row's query was never prepared"
+    ((generic, custom),) = plans
+    assert generic >= 10 and custom <= 5, plans

@@ -88,7 +88,12 @@ def populated_before(support_inbox):
         assert not _partitioned("chats_message")
         assert not _partitioned("smartdesk_liveevent")
         with connection.cursor() as cursor:
-            cursor.execute(FILL, {"conversation": conversation.pk, "inbox": support_inbox.pk})
+            # One statement per call: parameters are bound on the server, where a statement
+            # with parameters stands alone.
+            for statement in filter(str.strip, FILL.split(";\n")):
+                cursor.execute(
+                    statement, {"conversation": conversation.pk, "inbox": support_inbox.pk}
+                )
         yield support_inbox
     finally:
         # Whatever happened, here or in the test, the next test finds the schema migrated.

@@ -27,6 +27,8 @@ db = settings.DATABASES["default"]
 layer = settings.CHANNEL_LAYERS["default"]
 print(json.dumps({
     "pool": db.get("OPTIONS", {}).get("pool"),
+    "server_side_binding": db.get("OPTIONS", {}).get("server_side_binding"),
+    "prepare_threshold": db.get("OPTIONS", {}).get("prepare_threshold"),
     "conn_max_age": db["CONN_MAX_AGE"],
     "layer": layer["BACKEND"],
     "host": layer["CONFIG"]["hosts"][0],
@@ -64,6 +66,21 @@ def test_the_pool_can_be_switched_off_for_pgbouncer() -> None:
 
     assert s["pool"] is None
     assert s["conn_max_age"] == 0
+
+
+def test_queries_are_bound_on_the_server_and_prepared_once_run_five_times() -> None:
+    s = _settings()
+
+    assert s["server_side_binding"] is True
+    assert s["prepare_threshold"] == 5
+
+
+def test_prepared_statements_can_be_switched_off_for_an_older_pooler() -> None:
+    s = _settings(DB_PREPARED_STATEMENTS="false")
+
+    # psycopg's own defaults: parameters bound in the client, nothing prepared
+    assert s["server_side_binding"] is None
+    assert s["prepare_threshold"] is None
 
 
 def test_the_redis_client_waits_longer_than_the_layers_blocking_receive() -> None:

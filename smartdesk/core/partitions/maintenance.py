@@ -50,11 +50,12 @@ def _create_partition(cursor, scheme: Scheme, start: date) -> str:
     )
     if cursor.rowcount and scheme.after_move:
         cursor.execute(sql.SQL(scheme.after_move).format(part=sql.Identifier(name)))
+    # The bounds as literals: a utility statement takes no bound parameters (they are bound on
+    # the server, settings.DB_PREPARED_STATEMENTS).
     cursor.execute(
-        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (%s) TO (%s)").format(
-            table, sql.Identifier(name)
-        ),
-        [low, high],
+        sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM ({}) TO ({})").format(
+            table, sql.Identifier(name), sql.Literal(low), sql.Literal(high)
+        )
     )
     return name
 
