@@ -691,6 +691,7 @@ def report(
         "web",
         "ws",
         "worker",
+        "background",
         "postgres",
         "redis",
         "clients",
@@ -918,12 +919,17 @@ def main() -> None:
             ws_port = h.free_port()
             ws = h.start_web(env, ws_port, log_dir, workers=args.web_workers, name="ws")
             procs.append(ws)
-        worker = h.start_worker(env, log_dir)
+        # As deploy/Procfile: the default queue's worker, and the background queue's (the
+        # classifier) at a lower CPU priority.
+        worker = h.start_worker(env, log_dir, queues="celery")
+        background = h.start_worker(
+            env, log_dir, queues="background", name="background", concurrency="2", nice=10
+        )
         bare_proc = h.start_web(
             bare_env, bare_port, log_dir, app="bench.live_bare:application",
             workers=args.web_workers, name="bare",
         )  # fmt: skip
-        procs += [web, worker, bare_proc]
+        procs += [web, worker, background, bare_proc]
         clients = Clients(args.client_procs, log_dir)
         seeded = subprocess.run(  # noqa: S603
             [
@@ -946,7 +952,8 @@ def main() -> None:
             f"shape: {args.shape} (HTTP and sockets "
             f"{'in separate uvicorns' if ws else 'in one uvicorn'}), "
             f"uvicorn smartdesk.asgi:application --workers {args.web_workers}, celery worker "
-            f"--concurrency {args.worker_concurrency}, DEBUG off, layer {seed['channel_layer']}, "
+            f"--concurrency {args.worker_concurrency} and background worker (nice 10) "
+            f"--concurrency 2, DEBUG off, layer {seed['channel_layer']}, "
             f"server heartbeat {seed['heartbeat']} s, database connections: {seed['db']}; "
             f"private redis {redis.url}, database {dbname}"
         )
@@ -960,10 +967,11 @@ def main() -> None:
             h.wait_web(ws, ws_port)
         h.wait_web(bare_proc, bare_port, health=None)
         h.wait_worker(worker)
+        h.wait_worker(background)
         _warm_up(web_port, seed)
         print(f"set-up took {time.monotonic() - began:.0f} s")
         assert redis.proc is not None
-        roots = {"worker": worker.pid, "redis": redis.proc.pid}
+        roots = {"worker": worker.pid, "background": background.pid, "redis": redis.proc.pid}
         sd = run_target(
             Target("Smartdesk", web_port, web, False, ws_port, ws),
             args,

@@ -201,12 +201,24 @@ def wait_web(proc: Proc, port: int, health: str | None = "/healthz") -> None:
     _up(proc, ready, f"{proc.name} to answer")
 
 
-def start_worker(env: dict[str, str], log_dir: Path) -> Proc:
+def start_worker(
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    queues: str = "celery,background",
+    name: str = "worker",
+    concurrency: str | None = None,
+    nice: int = 0,
+) -> Proc:
+    """A Celery worker on `queues` (both by default; deploy/Procfile runs one per queue, the
+    `background` one at a lower CPU priority: `nice`)."""
     argv = [
-        bin_path("celery"), "-A", "smartdesk", "worker", "--loglevel", "INFO",
-        "--concurrency", env.get("WORKER_CONCURRENCY", "2"),
+        bin_path("celery"), "-A", "smartdesk", "worker", "-Q", queues, "--loglevel", "INFO",
+        "--concurrency", concurrency or env.get("WORKER_CONCURRENCY", "2"), "-n", f"{name}@%h",
     ]  # fmt: skip
-    return Proc("worker", argv, env, log_dir)
+    if nice:
+        argv = ["nice", "-n", str(nice), *argv]
+    return Proc(name, argv, env, log_dir)
 
 
 def wait_worker(proc: Proc) -> None:

@@ -312,6 +312,25 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 # not the broker's job: what must happen (a reply, an assignment, a wake-up) is a database
 # row that a sweep re-enqueues within a minute (docs/channels.md, "Delivery"); the broker's
 # late copy then finds the row done and does nothing.
+#
+# Two queues. The default one (`celery`) holds what a person waits for: deliveries,
+# assignment, Telegram updates, wake-ups, calls. The `background` queue holds the heavy work
+# nobody watches happen: the classifier (a model run per message), summaries (an LLM call of
+# seconds), anomaly checks, roll-ups, exports (hours). Its own worker (deploy/Procfile
+# `background`, run at a lower CPU priority where it shares a machine) takes it, so a burst
+# of classifications or a long export never holds the slots a reply is waiting for.
+BACKGROUND_QUEUE = "background"
+BACKGROUND_TASKS = (
+    "analytics.ai.classify_conversation",
+    "analytics.ai.retrain_classifier",
+    "analytics.tasks.anomaly_check",
+    "analytics.tasks.rollup_tick",
+    "analytics.tasks.run_export",
+    "analytics.tasks.send_anomaly_webhook",
+    "analytics.tasks.store_summary",
+    "customers.tasks.rebuild_item_associations",
+)
+CELERY_TASK_ROUTES = {name: {"queue": BACKGROUND_QUEUE} for name in BACKGROUND_TASKS}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=7 * 3600),
     # A dead broker connection is noticed in seconds, not when TCP gives up.

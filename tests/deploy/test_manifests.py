@@ -180,7 +180,7 @@ def test_beat_and_the_listener_run_once_the_rest_scale_and_migrations_are_a_job(
 def test_pods_are_not_root_are_scraped_and_share_one_metrics_directory(docs: dict) -> None:
     config = next(doc for (kind, _), doc in docs.items() if kind == "ConfigMap")
     multiproc = config["data"]["PROMETHEUS_MULTIPROC_DIR"]
-    for name in ("web", "ws", "worker", "beat", "ami"):
+    for name in ("web", "ws", "worker", "worker-background", "beat", "ami"):
         deployment = _deployment(docs, name)
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
@@ -190,12 +190,25 @@ def test_pods_are_not_root_are_scraped_and_share_one_metrics_directory(docs: dic
         assert multiproc in mounts, name
         refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
         assert refs == {config["metadata"]["name"], _secret_name(docs)}, name
-    for name in ("web", "ws", "worker"):
+    for name in ("web", "ws", "worker", "worker-background"):
         annotations = _deployment(docs, name)["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true", name
         port = int(annotations["prometheus.io/port"])
         ports = {p["containerPort"] for p in _container(_deployment(docs, name))["ports"]}
         assert port in ports, name
+
+
+def test_each_celery_queue_has_pods_of_its_own(docs: dict) -> None:
+    """The default queue (what people wait for) and the background queue (the classifier,
+    summaries, exports) are consumed by separate Deployments: heavy work never holds the
+    slots a reply waits for."""
+    from django.conf import settings
+
+    queues = {}
+    for name in ("worker", "worker-background"):
+        words = " ".join(_container(_deployment(docs, name))["command"]).split()
+        queues[name] = words[words.index("-Q") + 1]
+    assert queues == {"worker": "celery", "worker-background": settings.BACKGROUND_QUEUE}
 
 
 def _secret_name(docs: dict) -> str:

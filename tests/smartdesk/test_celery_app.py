@@ -34,3 +34,53 @@ def test_the_result_backend_is_resolved_once_per_process_not_per_thread(monkeypa
     assert len(resolved) == 1
     assert len(seen) == 3
     assert len({type(backend) for backend in seen}) == 1
+
+
+def _queue_of(name: str) -> str:
+    route = celery_module.app.amqp.router.route({}, name, args=(), kwargs={})
+    return route["queue"].name
+
+
+def test_heavy_work_has_a_queue_of_its_own_and_what_people_wait_for_keeps_the_default() -> None:
+    from django.conf import settings
+
+    celery_module.app.loader.import_default_modules()
+    registered = set(celery_module.app.tasks)
+    # every task named for the background queue exists (a typo would route nothing)
+    assert set(settings.BACKGROUND_TASKS) <= registered
+    for name in settings.BACKGROUND_TASKS:
+        assert _queue_of(name) == "background", name
+    waited_for = [
+        "chats.channels.tasks.deliver_reply",
+        "chats.tasks.assign_conversation",
+        "chats.tasks.fill_operator",
+        "chats.channels.tasks.process_telegram_update",
+        "telephony.tasks.call_originate_send",
+        "chats.tasks.wake_due_conversations",
+        "chats.channels.tasks.sweep_stuck_deliveries",
+        "analytics.tasks.request_csat",
+    ]
+    assert set(waited_for) <= registered
+    for name in waited_for:
+        assert _queue_of(name) == "celery", name
+
+
+def test_every_queue_has_a_worker_in_the_procfile() -> None:
+    """deploy/Procfile (and `make run` through it): a queue no process consumes would hold its
+    tasks for ever."""
+    from pathlib import Path
+
+    procfile = Path(__file__).resolve().parents[2] / "deploy" / "Procfile"
+    consumed: dict[str, str] = {}
+    for line in procfile.read_text().splitlines():
+        name, _, command = line.partition(":")
+        words = command.split()
+        if "worker" in words and "-Q" in words:
+            for queue in words[words.index("-Q") + 1].split(","):
+                consumed[queue] = name
+    assert consumed == {"celery": "worker", "background": "background"}
+    background = next(
+        line for line in procfile.read_text().splitlines() if line.startswith("background:")
+    )
+    # the heavy work yields the CPU to the live path where they share a machine
+    assert background.split()[1:3] == ["nice", "-n"]

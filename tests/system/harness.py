@@ -505,7 +505,8 @@ WORKER_CONCURRENCY = 2
 
 
 def start_worker(env: Mapping[str, str], *, timeout: float = 90) -> Proc:
-    """A Celery worker (WORKER_CONCURRENCY processes), ready when it logs that it is."""
+    """A Celery worker (WORKER_CONCURRENCY processes) on both queues, ready when it logs that it
+    is."""
     n = next(_worker_names)
     proc = Proc(
         f"worker-{n}",
@@ -514,6 +515,9 @@ def start_worker(env: Mapping[str, str], *, timeout: float = 90) -> Proc:
             "-A",
             "smartdesk",
             "worker",
+            # Both queues in one worker (deploy/Procfile runs one per queue)
+            "-Q",
+            "celery,background",
             "--concurrency",
             str(WORKER_CONCURRENCY),
             "--loglevel",
