@@ -7,7 +7,7 @@
    encoder + logistic regression, `analytics.ai`) beside the baseline, TF-IDF character n-grams
    with the same head, both trained on the seed set in this run.
 2. The production shape: a private PostgreSQL database, a private redis-server, a real Celery
-   worker process (`celery -A smartdesk worker`, as deploy/Procfile runs it). This process
+   worker process (`celery -A smartdesk worker` on both queues). This process
    stores customer messages through `message_receive` at `--rate` new conversations per second
    for `--seconds`; the worker classifies each (the hook after the first customer message).
    Printed: message → stored label p50/p95/max (the message's `created_at` to the

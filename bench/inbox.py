@@ -91,14 +91,14 @@ def _fill(conversations: int, messages: int, start_conversation: int = 0) -> Non
             """
             INSERT INTO customers_customer (id, first_name, last_name, language, created_at, updated_at)
             SELECT g, 'Customer' || g, 'Benchmark', 'ru', now(), now()
-              FROM generate_series(%s, %s) g""",
+              FROM generate_series(%s::int, %s::int) g""",
             [lo, hi],
         )
         c.execute(
             """
             INSERT INTO customers_identity (customer_id, kind, value, verified, created_at)
             SELECT g, 'email', 'c' || g || '@bench.test', true, now()
-              FROM generate_series(%s, %s) g""",
+              FROM generate_series(%s::int, %s::int) g""",
             [lo, hi],
         )
         # 15% open, 5% snoozed (a fifth of them already due), 80% closed; OPERATORS operators
@@ -121,7 +121,7 @@ def _fill(conversations: int, messages: int, start_conversation: int = 0) -> Non
                    CASE WHEN g %% 20 > 3 THEN now() - interval '1 hour' END,
                    now() - interval '2 days', now(), NULL, NULL,
                    CASE WHEN g %% 7 = 0 THEN NULL ELSE now() - interval '1 day' END
-              FROM generate_series(%s, %s) g""",
+              FROM generate_series(%s::int, %s::int) g""",
             [OPERATORS, lo, hi],
         )
         c.execute(

@@ -17,6 +17,7 @@ import environ
 from csp import constants as _csp
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -313,22 +314,28 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240
 # row that a sweep re-enqueues within a minute (docs/channels.md, "Delivery"); the broker's
 # late copy then finds the row done and does nothing.
 #
-# Two queues. The default one (`celery`) holds what a person waits for: deliveries,
-# assignment, Telegram updates, wake-ups, calls. The `background` queue holds the heavy work
-# nobody watches happen: the classifier (a model run per message), summaries (an LLM call of
-# seconds), anomaly checks, roll-ups, exports (hours). Its own worker (deploy/Procfile
-# `background`, run at a lower CPU priority where it shares a machine) takes it, so a burst
-# of classifications or a long export never holds the slots a reply is waiting for.
+# Two queues. The default one (`celery`) holds what a person waits for, or what decides where
+# a conversation goes: deliveries, assignment, the classifier (its label raises priority and
+# routes by topic before assignment), Telegram updates, wake-ups, calls, the per-minute
+# roll-up (it samples presence for the minute it runs in). The `background` queue holds slow
+# work nobody watches happen: summaries (an LLM call of seconds), exports (up to hours), the
+# nightly retraining, anomaly checks, the associations rebuild. Its own worker
+# (deploy/Procfile `background`, at a lower CPU priority where it shares a machine) takes
+# it, so an export or a slow LLM never holds the slots a reply is waiting for. A worker
+# started without `-Q` consumes both (CELERY_TASK_QUEUES).
 BACKGROUND_QUEUE = "background"
 BACKGROUND_TASKS = (
-    "analytics.ai.classify_conversation",
     "analytics.ai.retrain_classifier",
     "analytics.tasks.anomaly_check",
-    "analytics.tasks.rollup_tick",
     "analytics.tasks.run_export",
     "analytics.tasks.send_anomaly_webhook",
     "analytics.tasks.store_summary",
     "customers.tasks.rebuild_item_associations",
+)
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (
+    Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
+    Queue(BACKGROUND_QUEUE, routing_key=BACKGROUND_QUEUE),
 )
 CELERY_TASK_ROUTES = {name: {"queue": BACKGROUND_QUEUE} for name in BACKGROUND_TASKS}
 CELERY_BROKER_TRANSPORT_OPTIONS = {

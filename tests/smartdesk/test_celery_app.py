@@ -49,8 +49,12 @@ def test_heavy_work_has_a_queue_of_its_own_and_what_people_wait_for_keeps_the_de
     # every task named for the background queue exists (a typo would route nothing)
     assert set(settings.BACKGROUND_TASKS) <= registered
     for name in settings.BACKGROUND_TASKS:
-        assert _queue_of(name) == "background", name
+        assert _queue_of(name) == settings.BACKGROUND_QUEUE, name
     waited_for = [
+        # the label raises priority and routes by topic before assignment
+        "analytics.ai.classify_conversation",
+        # samples presence for the minute it runs in
+        "analytics.tasks.rollup_tick",
         "chats.channels.tasks.deliver_reply",
         "chats.tasks.assign_conversation",
         "chats.tasks.fill_operator",
@@ -63,6 +67,8 @@ def test_heavy_work_has_a_queue_of_its_own_and_what_people_wait_for_keeps_the_de
     assert set(waited_for) <= registered
     for name in waited_for:
         assert _queue_of(name) == "celery", name
+    # a worker started without -Q (an older unit file, a custom manifest) takes both
+    assert set(celery_module.app.amqp.queues) == {"celery", settings.BACKGROUND_QUEUE}
 
 
 def test_every_queue_has_a_worker_in_the_procfile() -> None:
