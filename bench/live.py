@@ -919,8 +919,8 @@ def main() -> None:
             ws_port = h.free_port()
             ws = h.start_web(env, ws_port, log_dir, workers=args.web_workers, name="ws")
             procs.append(ws)
-        # As deploy/Procfile: the default queue's worker, and the background queue's (the
-        # classifier) at a lower CPU priority.
+        # As deploy/Procfile: the default queue's worker, and the background queue's (slow
+        # work: summaries, exports) at a lower CPU priority.
         worker = h.start_worker(env, log_dir, queues="celery")
         background = h.start_worker(
             env, log_dir, queues="background", name="background", concurrency="2", nice=10

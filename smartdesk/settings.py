@@ -172,9 +172,10 @@ else:
 # or a consumer call borrows one and gives it back, instead of connecting afresh each time.
 # Over the cap a caller waits up to DB_POOL_TIMEOUT seconds for a free connection rather than
 # failing. Size it so that every process together stays under the server's max_connections
-# (docs/operations.md): web processes x DB_POOL_MAX_SIZE + worker children x DB_POOL_MAX_SIZE
-# + beat + ami. DB_POOL_MAX_SIZE=0 turns the pool off (then DB_CONN_MAX_AGE applies, e.g.
-# behind PgBouncer in transaction mode, which does the pooling itself).
+# (docs/live.md, docs/deploy.md): web and ws processes x DB_POOL_MAX_SIZE + worker and
+# background worker children x DB_POOL_MAX_SIZE + beat + ami. DB_POOL_MAX_SIZE=0 turns the
+# pool off (then DB_CONN_MAX_AGE applies, e.g. behind PgBouncer in transaction mode, which
+# does the pooling itself).
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL_MAX_SIZE > 0:
     DATABASES["default"]["OPTIONS"]["pool"] = {

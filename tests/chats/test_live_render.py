@@ -406,10 +406,10 @@ def test_the_row_query_is_planned_once_per_connection_not_on_every_event(
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-            "WHERE statement LIKE %s",
+            "WHERE statement LIKE %s AND statement LIKE %s",
             # the text before its first parameter (PostgreSQL keeps `$n` where Django's
-            # record of the query shows the values)
-            [re.split(r"%s|'|\$\d", row_sql)[0][:200] + "%"],
+            # record of the query shows the values), and what only this query reads
+            [re.split(r"%s|'|\$\d", row_sql)[0][:200] + "%", '%"live_watermark"%'],
         )
         plans = cursor.fetchall()
     assert plans, "the row's query was never prepared"

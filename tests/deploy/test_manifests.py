@@ -199,8 +199,8 @@ def test_pods_are_not_root_are_scraped_and_share_one_metrics_directory(docs: dic
 
 
 def test_each_celery_queue_has_pods_of_its_own(docs: dict) -> None:
-    """The default queue (what people wait for) and the background queue (the classifier,
-    summaries, exports) are consumed by separate Deployments: heavy work never holds the
+    """The default queue (what people wait for) and the background queue (summaries,
+    exports, retraining) are consumed by separate Deployments: slow work never holds the
     slots a reply waits for."""
     from django.conf import settings
 
