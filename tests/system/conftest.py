@@ -261,8 +261,8 @@ class Stack:
         self.extra.append(proc)
         return proc
 
-    def start_worker(self) -> harness.Proc:
-        proc = harness.start_worker(self.env)
+    def start_worker(self, queues: str = "celery,background") -> harness.Proc:
+        proc = harness.start_worker(self.env, queues=queues)
         self.workers.append(proc)
         return proc
 

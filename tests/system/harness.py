@@ -504,9 +504,11 @@ def start_web(env: Mapping[str, str], port: int, *, timeout: float = 60) -> Proc
 WORKER_CONCURRENCY = 2
 
 
-def start_worker(env: Mapping[str, str], *, timeout: float = 90) -> Proc:
-    """A Celery worker (WORKER_CONCURRENCY processes) on both queues, ready when it logs that it
-    is."""
+def start_worker(
+    env: Mapping[str, str], *, queues: str = "celery,background", timeout: float = 90
+) -> Proc:
+    """A Celery worker (WORKER_CONCURRENCY processes) on `queues` (both by default;
+    deploy/Procfile runs one per queue), ready when it logs that it is."""
     n = next(_worker_names)
     proc = Proc(
         f"worker-{n}",
@@ -515,9 +517,8 @@ def start_worker(env: Mapping[str, str], *, timeout: float = 90) -> Proc:
             "-A",
             "smartdesk",
             "worker",
-            # Both queues in one worker (deploy/Procfile runs one per queue)
             "-Q",
-            "celery,background",
+            queues,
             "--concurrency",
             str(WORKER_CONCURRENCY),
             "--loglevel",
