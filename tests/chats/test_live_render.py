@@ -415,3 +415,43 @@ def test_the_row_query_is_planned_once_per_connection_not_on_every_event(
     assert plans, "the row's query was never prepared"
     ((generic, custom),) = plans
     assert generic >= 10 and custom <= 5, plans
+
+
+def test_the_row_query_is_compiled_once_per_user_not_on_every_event(
+    conversation: Conversation, operator: User, monkeypatch
+) -> None:
+    """Building and compiling the row's query cost more CPU than the rest of the read: it is
+    compiled for the first event and run again, with the conversation and the time put in,
+    for the next ones (smartdesk/core/statements.py)."""
+    from datetime import timedelta
+
+    from django.db.models.sql.compiler import SQLCompiler
+    from django.utils import timezone
+
+    other = factories.make_conversation(
+        inbox=conversation.inbox, text="Где курьер?", assignee=operator
+    )
+    key = live_render.view_key(operator)
+    live_render._render(operator, last_event("conversation.changed", conversation), ("row",), key)
+    # A snooze whose time has passed reads as open: the time is put in at each read.
+    Conversation.objects.filter(pk=other.pk).update(
+        status=Conversation.Status.SNOOZED,
+        snoozed_until=timezone.now() - timedelta(minutes=1),
+    )
+    targets = (conversation, other, conversation)
+    events = [last_event("conversation.changed", target) for target in targets]
+    compiled: list[Any] = []
+    original = SQLCompiler.as_sql
+
+    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(self.query.model)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    rows = [live_render._render(operator, event, ("row",), key) for event in events]
+
+    assert compiled == []
+    for target, rendered in zip(targets, rows, strict=True):
+        assert rendered is not None
+        assert f'data-conversation-id="{target.pk}"' in rendered.html["row"]
+    assert rows[1] is not None and 'data-status="open"' in rows[1].html["row"]

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db import router
 from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.access import Capability, has_capability, scope_of
 from accounts.models import Role
@@ -28,6 +30,7 @@ from chats.selectors import (
 from chats.views.presenters.common import PAGE_SIZE
 from customers.models import Identity
 from customers.selectors import mask_value
+from smartdesk.core.statements import Reusable, Reusables, slot_datetime, slot_int
 
 # --- the list pane ---------------------------------------------------------------------------
 
@@ -97,18 +100,40 @@ def register_row_related(name: str) -> None:
         _row_related.append(name)
 
 
+# The row's query, compiled once per (user, what shapes their gate, database) and run with the
+# conversation and the time put in (smartdesk/core/statements.py): a live process reads it
+# on every event, and building and compiling it cost more than the rest of the read.
+_row_statements: Reusables[Conversation] = Reusables(size=1024)
+
+
 def list_row(user: Any, pk: int, *, watermark: bool = False) -> Conversation | None:
     """One conversation as a list row shows it, through the gate (deleted ones for the roles
     that may restore them); None when the user may not see it. One query. With `watermark`,
     the row also carries `live_watermark`: the newest event id committed when it was read
     (`live_event_watermark`)."""
-    qs = with_contact(with_effective_status(visible_conversations(user, include_deleted=True)))
-    if watermark:
-        qs = qs.annotate(live_watermark=live_event_watermark())
-    found = qs.select_related(*_row_related).filter(pk=pk).first()
+    key = (
+        user.pk,
+        scope_of(user),
+        has_capability(user, Capability.RESTORE_CONVERSATIONS),
+        watermark,
+        tuple(_row_related),
+        router.db_for_read(Conversation),
+    )
+    statement = _row_statements.get(key, lambda: _row_statement(user, watermark=watermark))
+    found = next(iter(statement.run(pk=int(pk), now=timezone.now())), None)
     if found is not None:
         show_contacts([found], user)
     return found
+
+
+def _row_statement(user: Any, *, watermark: bool) -> Reusable[Conversation]:
+    pk, now = slot_int(), slot_datetime()
+    qs = with_contact(
+        with_effective_status(visible_conversations(user, include_deleted=True), now=now)
+    )
+    if watermark:
+        qs = qs.annotate(live_watermark=live_event_watermark())
+    return Reusable(qs.select_related(*_row_related).filter(pk=pk)[:1], {"pk": pk, "now": now})
 
 
 def _list_filter(user: Any, state: ListState) -> dict[str, Any]:

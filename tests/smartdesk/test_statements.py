@@ -1,0 +1,101 @@
+"""`smartdesk.core.statements.Reusable`: a queryset compiled once, run with other values, gives
+what the queryset itself would."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db.models.sql.compiler import SQLCompiler
+from django.utils import timezone
+
+from chats.models import Conversation
+from chats.selectors import with_effective_status
+from smartdesk.core.statements import Reusable, Reusables, slot_datetime, slot_int
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _statement() -> tuple[Reusable[Conversation], int, object]:
+    pk, now = slot_int(), slot_datetime()
+    qs = with_effective_status(Conversation.objects.select_related("inbox", "customer"), now=now)
+    return Reusable(qs.filter(pk=pk)[:1], {"pk": pk, "now": now}), pk, now
+
+
+def test_a_run_gives_what_the_queryset_gives_for_the_values_put_in(support_inbox) -> None:
+    snoozed = factories.make_conversation(inbox=support_inbox, text="Через час, пожалуйста")
+    Conversation.objects.filter(pk=snoozed.pk).update(
+        status=Conversation.Status.SNOOZED, snoozed_until=timezone.now() + timedelta(hours=1)
+    )
+    other = factories.make_conversation(inbox=support_inbox, text="Где мой заказ?")
+    statement, _, _ = _statement()
+
+    for pk, now in [
+        (snoozed.pk, timezone.now()),  # still snoozed
+        (snoozed.pk, timezone.now() + timedelta(hours=2)),  # due: reads as open
+        (other.pk, timezone.now()),
+    ]:
+        (row,) = statement.run(pk=pk, now=now)
+        (expected,) = with_effective_status(
+            Conversation.objects.select_related("inbox", "customer"), now=now
+        ).filter(pk=pk)
+        assert (row.pk, row.effective_status) == (expected.pk, expected.effective_status)
+        assert row.inbox == expected.inbox and row.customer.name == expected.customer.name
+        assert "inbox" in row._state.fields_cache  # select_related filled, no query later
+    assert [r.effective_status for r in statement.run(pk=snoozed.pk, now=timezone.now())] == [
+        Conversation.Status.SNOOZED
+    ]
+    assert statement.run(pk=-1, now=timezone.now()) == []
+
+
+def test_it_is_compiled_once(support_inbox, monkeypatch) -> None:
+    conversation = factories.make_conversation(inbox=support_inbox, text="Добрый день")
+    statement, _, _ = _statement()
+    compiled = []
+    original = SQLCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        compiled.append(self.query.model)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    for _ in range(5):
+        (row,) = statement.run(pk=conversation.pk, now=timezone.now())
+        assert row.pk == conversation.pk
+    assert compiled == []
+
+
+def test_a_slot_must_be_exactly_one_parameter_and_every_slot_is_given() -> None:
+    pk = slot_int()
+    with pytest.raises(ValueError, match="slot 'pk' is 0 parameters"):
+        Reusable(Conversation.objects.filter(pk=5), {"pk": pk})
+    with pytest.raises(ValueError, match="slot 'pk' is 2 parameters"):
+        Reusable(
+            Conversation.objects.filter(pk=pk) | Conversation.objects.filter(team=pk), {"pk": pk}
+        )
+    statement = Reusable(Conversation.objects.filter(pk=pk), {"pk": pk})
+    with pytest.raises(TypeError):
+        statement.run()
+    with pytest.raises(TypeError):
+        statement.run(pk=1, other=2)
+
+
+def test_the_cache_keeps_the_newest_within_its_size() -> None:
+    cache: Reusables[Conversation] = Reusables(size=2)
+    built = []
+
+    def build(n: int):
+        def make():
+            built.append(n)
+            pk = slot_int()
+            return Reusable(Conversation.objects.filter(pk=pk), {"pk": pk})
+
+        return make
+
+    first = cache.get("a", build(1))
+    assert cache.get("a", build(2)) is first
+    cache.get("b", build(3))
+    cache.get("c", build(4))  # "a" is the oldest: dropped
+    cache.get("a", build(5))
+    assert built == [1, 3, 4, 5]
