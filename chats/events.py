@@ -16,7 +16,7 @@ so the per-recipient check costs nothing on the floor's hot path
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from django.db.models import Q
 
@@ -41,6 +41,9 @@ class ConversationChanged(TypedDict):
     team_id: int | None
     assignee_id: int | None
     priority: int
+    # Present (and false) only when the change leaves the list row as it was: a panel-only
+    # change (a classification's confidence). Nobody re-renders the row for it.
+    row_changed: NotRequired[bool]
 
 
 class MessageEvent(TypedDict):
@@ -125,7 +128,11 @@ def publish_conversation_changed(
     change: str,
     previous_team_id: int | None = None,
     previous_assignee_id: int | None = None,
+    row_changed: bool = True,
 ) -> None:
+    """`row_changed=False` when the change shows only in the thread (never in the list row):
+    the event still goes to everyone who sees the conversation (the live-event log replays by
+    the gate), but no row is rendered for it."""
     event: ConversationChanged = {
         "type": "conversation.changed",
         "conversation_id": conversation.pk,
@@ -135,6 +142,8 @@ def publish_conversation_changed(
         "assignee_id": conversation.assignee_id,
         "priority": conversation.priority,
     }
+    if not row_changed:
+        event["row_changed"] = False
     _publish_to_conversation(
         event,
         conversation,

@@ -10,8 +10,9 @@ about a conversation the answer carries `"html"`:
   message for a role that does not see deleted messages);
 - `lang`: the language it was rendered in (a page in another language refetches instead).
 
-An empty `html` means nothing this page shows changes (a new message of a conversation the
-socket has not open: its row comes with the `conversation.changed` that follows).
+An empty `html` means nothing this page's list or thread shows changes (a new message of a
+conversation the socket has not open: its row comes with the `conversation.changed` that
+follows; a change that says `row_changed: false`, seen only in the open thread's panel).
 
 The browser patches its page with them (static/js/operator.js) instead of refetching whole
 fragments, so an event costs O(distinct views) renders per process, not O(subscribers).
@@ -140,7 +141,7 @@ def prime(user: Any) -> Any:
 def _parts(event: dict[str, Any], subscriptions: Collection[int] | None) -> tuple[str, ...]:
     kind = str(event.get("type"))
     parts = []
-    if kind in ROW_EVENTS:
+    if kind in ROW_EVENTS and event.get("row_changed") is not False:
         parts.append("row")
     if (
         kind.startswith(MESSAGE_PREFIX)

@@ -156,6 +156,7 @@ def classification_run(*, conversation_id: int, stage: str) -> Classification | 
             return classification
         raised_before = classification is not None and _raises_priority(classification)
         shown_before = _shown(classification)
+        chip_before = _chip(classification)
         if classification is None:
             classification = Classification(conversation=conversation)
         classification.label = prediction.label
@@ -173,7 +174,11 @@ def classification_run(*, conversation_id: int, stage: str) -> Classification | 
         if _shown(classification) != shown_before:
             # A run that changes nothing on screen (the same answer on one more message) sends
             # no event: each one makes every socket that sees the conversation re-render it.
-            publish_conversation_changed(conversation, change=CHANGE)
+            # One that changes only the thread's panel (the confidence on one more message)
+            # says its list row is as it was: no socket re-renders the row for it.
+            publish_conversation_changed(
+                conversation, change=CHANGE, row_changed=_chip(classification) != chip_before
+            )
     return classification
 
 
@@ -189,6 +194,17 @@ def _shown(classification: Classification | None) -> tuple[Any, ...] | None:
         floatformat(classification.confidence, "2"),  # as the panel shows it
         classification.model_version,
         tuple(classification.shown_topics or ()),
+    )
+
+
+def _chip(classification: Classification | None) -> tuple[Any, ...] | None:
+    """What the list row's chip shows of a classification (templates/ai/_chip.html)."""
+    if classification is None:
+        return None
+    return (
+        classification.shown_label,
+        bool(classification.unsure),
+        classification.is_corrected,
     )
 
 

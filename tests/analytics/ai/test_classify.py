@@ -285,3 +285,44 @@ def test_a_run_that_changes_nothing_shown_sends_no_live_event(classifying, suppo
     classify_conversation(conversation.pk, "first")  # a different answer
     assert Classification.objects.get(conversation=conversation).label != "order"
     assert classification_events() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_changes_only_the_panel_re_renders_no_list_row(
+    classifying, support_inbox, operator
+) -> None:
+    """One more message of the same kind moves only the confidence (the thread's panel): its
+    event still reaches everyone who sees the conversation, but no socket re-renders the row,
+    which shows only the label."""
+    from asgiref.sync import async_to_sync
+
+    from chats import live_render
+    from smartdesk.core.models import LiveEvent
+
+    def newest_classification_event() -> dict:
+        payload = (
+            LiveEvent.objects.filter(
+                type="conversation.changed", payload__change=classification.CHANGE
+            )
+            .order_by("-pk")
+            .values_list("payload", "seq")
+            .first()
+        )
+        assert payload is not None
+        return {**payload[0], "id": 10**13 + payload[1]}
+
+    conversation = _open(support_inbox, "Please cancel my order 7781", assignee=operator)
+    classify_conversation(conversation.pk, "first")
+    first = newest_classification_event()
+    confidence = Classification.objects.get(conversation=conversation).confidence
+
+    factories.receive(conversation, "And please cancel order 7782 as well")
+    classify_conversation(conversation.pk, "first")
+    stored = Classification.objects.get(conversation=conversation)
+    assert stored.label == "order" and stored.confidence != confidence  # the panel changed
+    second = newest_classification_event()
+
+    assert "row_changed" not in first and second["row_changed"] is False
+    shown = async_to_sync(live_render.decorate)(first, user=operator)
+    assert 'data-ai-label="order"' in shown["html"]["row"]
+    assert async_to_sync(live_render.decorate)(second, user=operator)["html"] == {}
