@@ -358,6 +358,12 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             if seq <= self.watermark or seq in self._sent:
                 return  # already forwarded (through another group, or by a catch-up)
             self._sent.add(seq)
+        if event.get("row_changed") is False and event.get("conversation_id") not in (
+            self.subscriptions
+        ):
+            # It changes only the thread's panel, and this page has not that thread open:
+            # nothing to show. Held as forwarded, so the heartbeat does not replay it either.
+            return
         await self.send_json(await self._decorated(event))
         if event.get("type") == "conversation.changed" and event.get("conversation_id") in (
             self.subscriptions

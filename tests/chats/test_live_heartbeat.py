@@ -418,3 +418,45 @@ def test_a_lost_access_change_recovered_by_the_heartbeat_takes_effect(
         await socket.disconnect()
 
     async_to_sync(scenario)()
+
+
+@database_sync_to_async
+def _changed(conversation_id: int, *, row_changed: bool) -> int:
+    from chats.events import publish_conversation_changed
+    from chats.models import Conversation
+    from smartdesk.core.models import LiveEvent
+
+    with transaction.atomic():
+        conversation = Conversation.objects.get(pk=conversation_id)
+        publish_conversation_changed(conversation, change="x", row_changed=row_changed)
+    return LiveEvent.objects.order_by("-pk").values_list("seq", flat=True).first()
+
+
+@override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
+def test_a_change_only_the_open_thread_shows_reaches_only_the_sockets_that_have_it_open(
+    operator, support_inbox
+) -> None:
+    """A panel-only change (`row_changed: false`) goes to a socket with that thread open; a
+    socket without it gets no frame for it, and its heartbeat does not replay it as lost."""
+    shown, other = (factories.make_conversation(inbox=support_inbox) for _ in range(2))
+    socket = operator_socket(operator)
+    recovered_before = LIVE_RECOVERED._value.get()
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        await socket.send_json_to({"type": "subscribe", "conversation_id": shown.pk})
+        await _until(socket, lambda m: m["type"] == "subscribed")
+        panel_shown = await _changed(shown.pk, row_changed=False)
+        panel_other = await _changed(other.pk, row_changed=False)
+        row_other = await _changed(other.pk, row_changed=True)
+        frames = await _until(socket, lambda m: m.get("id") == row_other)
+        frames += await _until(
+            socket, lambda m: m["type"] == "heartbeat" and m["last_id"] >= row_other
+        )
+        frames += await _until(socket, lambda m: m["type"] == "heartbeat")
+        assert panel_shown < panel_other < row_other
+        assert [m["id"] for m in frames if "id" in m] == [panel_shown, row_other]
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+    assert LIVE_RECOVERED._value.get() == recovered_before
