@@ -27,6 +27,7 @@ from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.http import Http404
 
+from accounts.access import with_profile
 from accounts.models import User
 from accounts.services import presence_heartbeat
 from chats import live_render, live_window
@@ -105,7 +106,7 @@ def _access(pk: int, subscriptions: set[int]) -> tuple[User | None, set[str]]:
     """The user as they are now, with what their events need read ahead (`live_render.prime`),
     and the groups they may hear: one trip to the database thread, at a connect and at each
     reconcile, so the events after it cost no query."""
-    user = User.objects.filter(pk=pk).first()
+    user = with_profile(User.objects.filter(pk=pk)).first()
     if user is None or not user.is_active:
         return user, set()
     return live_render.prime(user), _groups_for(user, subscriptions)

@@ -88,3 +88,30 @@ def test_capabilities_cost_one_query_per_request(django_assert_num_queries, oper
         access.capabilities_of(user)
         access.scope_of(user)
         access.has_capability(user, Capability.EXPORT_REPORTS)
+
+
+def test_a_user_read_with_their_profile_costs_no_second_query(operator, roles) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.access import forget, profile_of, with_profile
+    from accounts.models import OperatorProfile, User
+
+    user = with_profile(User.objects.filter(pk=operator.pk)).get()
+    with CaptureQueriesContext(connection) as queries:
+        assert profile_of(user).role.slug == Role.OPERATOR
+        assert access.scope_of(user) == Role.Scope.TEAMS
+    assert len(queries) == 0
+
+    # and after the profile changed, `forget` makes the next read see it
+    OperatorProfile.objects.filter(user=operator).update(role=roles[Role.ADMIN])
+    forget(user)
+    assert profile_of(user).role.slug == Role.ADMIN
+
+    # a user with no profile reads as None, with no query either
+    bare = factories.make_user(username="noprofile")
+    OperatorProfile.objects.filter(user=bare).delete()
+    bare = with_profile(User.objects.filter(pk=bare.pk)).get()
+    with CaptureQueriesContext(connection) as queries:
+        assert profile_of(bare) is None
+    assert len(queries) == 0
