@@ -381,7 +381,7 @@ def test_two_access_refreshes_at_once_end_with_the_newer_read(
         state["reads"] += 1
         if state["reads"] == 1:
             found = await read(pk, subscriptions)
-            await asyncio.to_thread(operator.profile.teams.add, delivery)
+            await asyncio.to_thread(lambda: operator.profile.teams.add(delivery))
             state["joined"].set()
             # time for a second read to overtake this one, if nothing stops it
             with contextlib.suppress(TimeoutError):
