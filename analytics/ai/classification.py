@@ -182,29 +182,24 @@ def classification_run(*, conversation_id: int, stage: str) -> Classification | 
     return classification
 
 
-def _shown(classification: Classification | None) -> tuple[Any, ...] | None:
-    """What the list's chip and the thread's panel show of a classification
-    (templates/ai/_chip.html, templates/ai/_classification.html)."""
-    if classification is None:
-        return None
-    return (
-        classification.shown_label,
-        bool(classification.unsure),
-        classification.is_corrected,
-        floatformat(classification.confidence, "2"),  # as the panel shows it
-        classification.model_version,
-        tuple(classification.shown_topics or ()),
-    )
-
-
 def _chip(classification: Classification | None) -> tuple[Any, ...] | None:
     """What the list row's chip shows of a classification (templates/ai/_chip.html)."""
     if classification is None:
         return None
+    return (classification.shown_label, bool(classification.unsure), classification.is_corrected)
+
+
+def _shown(classification: Classification | None) -> tuple[Any, ...] | None:
+    """What the list's chip and the thread's panel show of a classification
+    (templates/ai/_chip.html, templates/ai/_classification.html)."""
+    chip = _chip(classification)
+    if classification is None or chip is None:
+        return None
     return (
-        classification.shown_label,
-        bool(classification.unsure),
-        classification.is_corrected,
+        *chip,
+        floatformat(classification.confidence, "2"),  # as the panel shows it
+        classification.model_version,
+        tuple(classification.shown_topics or ()),
     )
 
 
