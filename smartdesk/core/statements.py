@@ -14,7 +14,10 @@ for it is reused too.
 Only the parameters that are slots may change between runs: anything else the queryset was
 built from (the user it was filtered for, their scope) belongs in the key under which the
 caller keeps it. Building refuses a slot that does not show up as exactly one parameter of its
-own type, so a value folded into the SQL text (or missing) fails loudly at the first run.
+own type, and a time that is not a slot (it would be served unchanged for the life of the
+process), so such a query fails loudly at its first run instead of going stale. PostgreSQL
+only: other backends get values converted into the SQL's parameters (SQLite: times as text),
+and a caller keeps its plain path for them (the embedded product's SQLite).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
 
@@ -52,16 +56,31 @@ class Reusable(Generic[M]):
 
     def __init__(self, queryset: QuerySet[M], slots: dict[str, Any]) -> None:
         using = queryset.db
+        if connections[using].vendor != "postgresql":
+            # Values reach other backends' SQL converted (SQLite: times as text); only the
+            # one this is tested on is supported. Callers keep a plain path for the others.
+            raise NotImplementedError("Reusable needs PostgreSQL")
         compiler = queryset.query.get_compiler(using=using)
-        sql, params = compiler.as_sql()
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:  # `.none()`: a user who may see nothing
+            sql, params = "", ()
         positions: dict[str, int] = {}
         for name, value in slots.items():
             found = [
                 n for n, param in enumerate(params) if type(param) is type(value) and param == value
             ]
-            if len(found) != 1:
+            if len(found) != 1 and sql:
                 raise ValueError(f"slot {name!r} is {len(found)} parameters, not one: {sql}")
-            positions[name] = found[0]
+            positions[name] = found[0] if found else -1
+        fixed = [
+            param
+            for n, param in enumerate(params)
+            if isinstance(param, datetime) and n not in positions.values()
+        ]
+        if fixed:
+            # A time compiled in would be served unchanged for the life of the process.
+            raise ValueError(f"a time that is not a slot would go stale: {fixed}")
         self._query = queryset.query
         self._model = queryset.model
         self._using = using
@@ -73,6 +92,8 @@ class Reusable(Generic[M]):
     def run(self, **values: Any) -> list[M]:
         if values.keys() != self._positions.keys():
             raise TypeError(f"run() takes {sorted(self._positions)}, not {sorted(values)}")
+        if not self._sql:
+            return []
         params = list(self._params)
         for name, position in self._positions.items():
             params[position] = values[name]

@@ -99,3 +99,23 @@ def test_the_cache_keeps_the_newest_within_its_size() -> None:
     cache.get("c", build(4))  # "a" is the oldest: dropped
     cache.get("a", build(5))
     assert built == [1, 3, 4, 5]
+
+
+def test_a_query_that_can_match_nothing_runs_to_nothing() -> None:
+    pk = slot_int()
+    assert Reusable(Conversation.objects.none().filter(pk=pk), {"pk": pk}).run(pk=1) == []
+
+
+def test_a_time_that_is_not_a_slot_is_refused_it_would_go_stale() -> None:
+    pk = slot_int()
+    with pytest.raises(ValueError, match="would go stale"):
+        Reusable(Conversation.objects.filter(pk=pk, created_at__lte=timezone.now()), {"pk": pk})
+
+
+def test_only_postgresql_is_supported(monkeypatch) -> None:
+    from django.db import connection
+
+    pk = slot_int()
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    with pytest.raises(NotImplementedError):
+        Reusable(Conversation.objects.filter(pk=pk), {"pk": pk})

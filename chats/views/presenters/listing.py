@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db import router
+from django.db import connections, router
 from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.http import HttpRequest
 from django.urls import reverse
@@ -111,29 +111,37 @@ def list_row(user: Any, pk: int, *, watermark: bool = False) -> Conversation | N
     that may restore them); None when the user may not see it. One query. With `watermark`,
     the row also carries `live_watermark`: the newest event id committed when it was read
     (`live_event_watermark`)."""
-    key = (
-        user.pk,
-        scope_of(user),
-        has_capability(user, Capability.RESTORE_CONVERSATIONS),
-        watermark,
-        tuple(_row_related),
-        router.db_for_read(Conversation),
-    )
-    statement = _row_statements.get(key, lambda: _row_statement(user, watermark=watermark))
-    found = next(iter(statement.run(pk=int(pk), now=timezone.now())), None)
+    using = router.db_for_read(Conversation)
+    if connections[using].vendor == "postgresql":
+        key = (
+            user.pk,
+            scope_of(user),
+            has_capability(user, Capability.RESTORE_CONVERSATIONS),
+            watermark,
+            tuple(_row_related),
+            using,
+        )
+        statement = _row_statements.get(key, lambda: _row_statement(user, watermark=watermark))
+        found = next(iter(statement.run(pk=int(pk), now=timezone.now())), None)
+    else:  # the embedded SQLite: built and compiled each time
+        found = next(iter(_row_queryset(user, int(pk), timezone.now(), watermark=watermark)), None)
     if found is not None:
         show_contacts([found], user)
     return found
 
 
-def _row_statement(user: Any, *, watermark: bool) -> Reusable[Conversation]:
-    pk, now = slot_int(), slot_datetime()
+def _row_queryset(user: Any, pk: int, now: Any, *, watermark: bool) -> QuerySet[Conversation]:
     qs = with_contact(
         with_effective_status(visible_conversations(user, include_deleted=True), now=now)
     )
     if watermark:
         qs = qs.annotate(live_watermark=live_event_watermark())
-    return Reusable(qs.select_related(*_row_related).filter(pk=pk)[:1], {"pk": pk, "now": now})
+    return qs.select_related(*_row_related).filter(pk=pk)[:1]
+
+
+def _row_statement(user: Any, *, watermark: bool) -> Reusable[Conversation]:
+    pk, now = slot_int(), slot_datetime()
+    return Reusable(_row_queryset(user, pk, now, watermark=watermark), {"pk": pk, "now": now})
 
 
 def _list_filter(user: Any, state: ListState) -> dict[str, Any]:
