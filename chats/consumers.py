@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 from channels.exceptions import StopConsumer
@@ -50,6 +51,8 @@ CLOSE_DEACTIVATED = 4403
 REPLAY_PAGE = 500
 # The most ids a client may report as already held in one resume.
 MAX_SEEN = 2000
+# The most panel-only events a socket holds back for a thread it may yet open (`_held`).
+MAX_HELD = 500
 # Every this many heartbeats the socket re-reads its user and re-checks its groups and
 # subscriptions through the gate, in case the events saying they changed were lost.
 RECONCILE_EVERY = 3
@@ -163,6 +166,10 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         # above it that the browser has.
         self.watermark = 0
         self._sent: set[int] = set()
+        # Changes only an open thread shows (`row_changed: false`) of conversations this
+        # socket has not open, held back by id (newest last): a `subscribe` that comes after
+        # them (a page opening that thread as they land) still gets them.
+        self._held: OrderedDict[int, dict[str, Any]] = OrderedDict()
         # The newest id seen at the previous heartbeat: the next one checks up to it, so an
         # event still on its way through the channel layer is not mistaken for a lost one.
         self._check_until = 0
@@ -219,6 +226,24 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         self.subscriptions.add(pk)
         await self.join(conversation_group(pk))
         await self.send_json({"type": "subscribed", "conversation_id": pk})
+        for seq in [seq for seq, event in self._held.items() if event["conversation_id"] == pk]:
+            await self.send_json(await self._decorated(self._held.pop(seq)))
+
+    def _hold(self, event: dict[str, Any]) -> bool:
+        """Hold back `event` if it changes only a thread this socket has not open (see
+        `_held`); it counts as forwarded. True if held."""
+        seq = event.get("id")
+        if (
+            seq is None
+            or event.get("row_changed") is not False
+            or event.get("conversation_id") in self.subscriptions
+        ):
+            return False
+        self._sent.add(seq)
+        self._held[seq] = event
+        while len(self._held) > MAX_HELD:
+            self._held.popitem(last=False)
+        return True
 
     # --- catching up ---------------------------------------------------------------------
 
@@ -268,6 +293,8 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         sent = 0
         for start in range(0, len(missing), REPLAY_PAGE):
             for event in await _events(missing[start : start + REPLAY_PAGE]):
+                if self._hold(event):
+                    continue
                 self._sent.add(event["id"])
                 sent += 1
                 if event.get("type") == "access.changed":
@@ -358,13 +385,9 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             self._heard_high = max(self._heard_high, seq)
             if seq <= self.watermark or seq in self._sent:
                 return  # already forwarded (through another group, or by a catch-up)
+            if self._hold(event):
+                return  # nothing this page shows changes; forwarded if it opens that thread
             self._sent.add(seq)
-        if event.get("row_changed") is False and event.get("conversation_id") not in (
-            self.subscriptions
-        ):
-            # It changes only the thread's panel, and this page has not that thread open:
-            # nothing to show. Held as forwarded, so the heartbeat does not replay it either.
-            return
         await self.send_json(await self._decorated(event))
         if event.get("type") == "conversation.changed" and event.get("conversation_id") in (
             self.subscriptions

@@ -7,6 +7,7 @@ heartbeat forwards each missed event once, re-joins its groups, and names the wa
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from datetime import timedelta
@@ -437,7 +438,9 @@ def test_a_change_only_the_open_thread_shows_reaches_only_the_sockets_that_have_
     operator, support_inbox
 ) -> None:
     """A panel-only change (`row_changed: false`) goes to a socket with that thread open; a
-    socket without it gets no frame for it, and its heartbeat does not replay it as lost."""
+    socket without it gets no frame for it, its heartbeat does not replay it as lost, and a
+    page that opens that thread afterwards (its `subscribe` coming after the event, as when
+    the two cross) still gets it."""
     shown, other = (factories.make_conversation(inbox=support_inbox) for _ in range(2))
     socket = operator_socket(operator)
     recovered_before = LIVE_RECOVERED._value.get()
@@ -456,6 +459,15 @@ def test_a_change_only_the_open_thread_shows_reaches_only_the_sockets_that_have_
         frames += await _until(socket, lambda m: m["type"] == "heartbeat")
         assert panel_shown < panel_other < row_other
         assert [m["id"] for m in frames if "id" in m] == [panel_shown, row_other]
+
+        # the page opens the other thread: what it held back for it comes now, once
+        await socket.send_json_to({"type": "subscribe", "conversation_id": other.pk})
+        # (bounded: heartbeats keep coming, so waiting on frames alone would never end)
+        opened = await asyncio.wait_for(_until(socket, lambda m: m.get("id") == panel_other), 10)
+        assert [m["type"] for m in opened] == ["subscribed", "conversation.changed"]
+        opened += await _until(socket, lambda m: m["type"] == "heartbeat")
+        opened += await _until(socket, lambda m: m["type"] == "heartbeat")
+        assert [m["id"] for m in opened if "id" in m] == [panel_other]
         await socket.disconnect()
 
     async_to_sync(scenario)()
