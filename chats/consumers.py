@@ -51,7 +51,7 @@ CLOSE_DEACTIVATED = 4403
 REPLAY_PAGE = 500
 # The most ids a client may report as already held in one resume.
 MAX_SEEN = 2000
-# The most panel-only events a socket holds back for a thread it may yet open (`_held`).
+# The most panel-only event ids a socket holds for a thread its page may yet open (`_held`).
 MAX_HELD = 500
 # Every this many heartbeats the socket re-reads its user and re-checks its groups and
 # subscriptions through the gate, in case the events saying they changed were lost.
@@ -167,9 +167,11 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         self.watermark = 0
         self._sent: set[int] = set()
         # Changes only an open thread shows (`row_changed: false`) of conversations this
-        # socket has not open, held back by id (newest last): a `subscribe` that comes after
-        # them (a page opening that thread as they land) still gets them.
-        self._held: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        # socket has not open, held back by id (newest last) until the page's `subscribe`,
+        # which comes right after its connect and resume: one that crosses them still gets
+        # them. From the second heartbeat on, nothing is held.
+        self._held: OrderedDict[int, int] = OrderedDict()  # id -> conversation id
+        self._holding = True
         # The newest id seen at the previous heartbeat: the next one checks up to it, so an
         # event still on its way through the channel layer is not mistaken for a lost one.
         self._check_until = 0
@@ -226,12 +228,16 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         self.subscriptions.add(pk)
         await self.join(conversation_group(pk))
         await self.send_json({"type": "subscribed", "conversation_id": pk})
-        for seq in [seq for seq, event in self._held.items() if event["conversation_id"] == pk]:
-            await self.send_json(await self._decorated(self._held.pop(seq)))
+        held = [seq for seq, cid in self._held.items() if cid == pk]
+        for seq in held:
+            self._held.pop(seq, None)
+        for event in await _events(held) if held else ():
+            await self.send_json(await self._decorated(event))
 
     def _hold(self, event: dict[str, Any]) -> bool:
-        """Hold back `event` if it changes only a thread this socket has not open (see
-        `_held`); it counts as forwarded. True if held."""
+        """Keep `event` from this page if it changes only a thread the socket has not open;
+        it counts as forwarded (and is held for a `subscribe` that may cross it, see
+        `_held`). True if kept."""
         seq = event.get("id")
         if (
             seq is None
@@ -240,9 +246,10 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
         ):
             return False
         self._sent.add(seq)
-        self._held[seq] = event
-        while len(self._held) > MAX_HELD:
-            self._held.popitem(last=False)
+        if self._holding:
+            self._held[seq] = event.get("conversation_id")
+            while len(self._held) > MAX_HELD:
+                self._held.popitem(last=False)
         return True
 
     # --- catching up ---------------------------------------------------------------------
@@ -326,6 +333,9 @@ class OperatorConsumer(AuthenticatedJsonConsumer):
             # events that say they changed may have been lost.
             await self._step("access", self._refresh_access)
         await self._step("groups", super().tick)  # a restarted Redis forgot every group
+        if self._ticks >= 2 and self._holding:
+            self._holding = False  # the page's subscribe has come, or will not
+            self._held.clear()
         if self._awaiting_resume and self._ticks < 2:
             return  # the browser's resume comes first; it does not resume: next time
         self._awaiting_resume = False

@@ -27,7 +27,7 @@ import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import EmptyResultSet
@@ -76,7 +76,7 @@ class Reusable(Generic[M]):
         fixed = [
             param
             for n, param in enumerate(params)
-            if isinstance(param, datetime) and n not in positions.values()
+            if isinstance(param, date | time | timedelta) and n not in positions.values()
         ]
         if fixed:
             # A time compiled in would be served unchanged for the life of the process.

@@ -7,7 +7,6 @@ heartbeat forwards each missed event once, re-joins its groups, and names the wa
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 from datetime import timedelta
@@ -433,17 +432,23 @@ def _changed(conversation_id: int, *, row_changed: bool) -> int:
     return LiveEvent.objects.order_by("-pk").values_list("seq", flat=True).first()
 
 
-@override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
-def test_a_change_only_the_open_thread_shows_reaches_only_the_sockets_that_have_it_open(
+def _ids(frames: list[dict]) -> list[int]:
+    return [m["id"] for m in frames if "id" in m]
+
+
+def _not_heartbeats(frames: list[dict]) -> list[dict]:
+    return [m for m in frames if m["type"] != "heartbeat"]
+
+
+@override_settings(LIVE_HEARTBEAT_SECONDS=30)
+def test_a_change_only_the_open_thread_shows_waits_for_the_page_to_open_it(
     operator, support_inbox
 ) -> None:
     """A panel-only change (`row_changed: false`) goes to a socket with that thread open; a
-    socket without it gets no frame for it, its heartbeat does not replay it as lost, and a
-    page that opens that thread afterwards (its `subscribe` coming after the event, as when
-    the two cross) still gets it."""
+    socket without it gets no frame, unless the page opens that thread right after (its
+    `subscribe` crossing the event): then it comes, once."""
     shown, other = (factories.make_conversation(inbox=support_inbox) for _ in range(2))
     socket = operator_socket(operator)
-    recovered_before = LIVE_RECOVERED._value.get()
 
     async def scenario() -> None:
         assert (await socket.connect())[0]
@@ -453,22 +458,78 @@ def test_a_change_only_the_open_thread_shows_reaches_only_the_sockets_that_have_
         panel_other = await _changed(other.pk, row_changed=False)
         row_other = await _changed(other.pk, row_changed=True)
         frames = await _until(socket, lambda m: m.get("id") == row_other)
-        frames += await _until(
+        assert panel_shown < panel_other < row_other
+        assert _ids(frames) == [panel_shown, row_other]
+
+        await socket.send_json_to({"type": "subscribe", "conversation_id": other.pk})
+        opened = await _until(socket, lambda m: m.get("id") == panel_other, timeout=5)
+        assert [m["type"] for m in _not_heartbeats(opened)] == [
+            "subscribed",
+            "conversation.changed",
+        ]
+        # a second subscribe sends nothing again
+        await socket.send_json_to({"type": "subscribe", "conversation_id": other.pk})
+        await socket.send_json_to({"type": "ping"})
+        again = await _until(socket, lambda m: m["type"] == "pong", timeout=5)
+        assert _ids(again) == []
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@override_settings(LIVE_HEARTBEAT_SECONDS=0.3)
+def test_a_change_only_an_unopened_thread_shows_is_not_replayed_as_lost(
+    operator, support_inbox
+) -> None:
+    """Once the page has had its time to open a thread, a panel-only change of another is
+    neither sent nor held, and the heartbeat counts it as forwarded, not missed."""
+    other = factories.make_conversation(inbox=support_inbox)
+    socket = operator_socket(operator)
+    recovered_before = LIVE_RECOVERED._value.get()
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        for _ in range(3):  # past the window a page's subscribe comes in
+            await _until(socket, lambda m: m["type"] == "heartbeat")
+        panel_other = await _changed(other.pk, row_changed=False)
+        row_other = await _changed(other.pk, row_changed=True)
+        frames = await _until(
             socket, lambda m: m["type"] == "heartbeat" and m["last_id"] >= row_other
         )
         frames += await _until(socket, lambda m: m["type"] == "heartbeat")
-        assert panel_shown < panel_other < row_other
-        assert [m["id"] for m in frames if "id" in m] == [panel_shown, row_other]
-
-        # the page opens the other thread: what it held back for it comes now, once
+        assert panel_other < row_other and _ids(frames) == [row_other]
         await socket.send_json_to({"type": "subscribe", "conversation_id": other.pk})
-        # (bounded: heartbeats keep coming, so waiting on frames alone would never end)
-        opened = await asyncio.wait_for(_until(socket, lambda m: m.get("id") == panel_other), 10)
-        assert [m["type"] for m in opened] == ["subscribed", "conversation.changed"]
-        opened += await _until(socket, lambda m: m["type"] == "heartbeat")
-        opened += await _until(socket, lambda m: m["type"] == "heartbeat")
-        assert [m["id"] for m in opened if "id" in m] == [panel_other]
+        late = await _until(socket, lambda m: m["type"] == "subscribed")
+        late += await _until(socket, lambda m: m["type"] == "heartbeat")
+        assert _ids(late) == []
         await socket.disconnect()
 
     async_to_sync(scenario)()
     assert LIVE_RECOVERED._value.get() == recovered_before
+
+
+@override_settings(LIVE_HEARTBEAT_SECONDS=30)
+def test_a_resume_holds_a_change_only_an_unopened_thread_shows_for_the_subscribe(
+    operator, support_inbox
+) -> None:
+    """The browser resumes, then subscribes: a replayed panel-only change of the thread it
+    is about to open is not counted as replayed, and comes once the subscribe does."""
+    other = factories.make_conversation(inbox=support_inbox)
+    panel_other = async_to_sync(_changed)(other.pk, row_changed=False)
+    row_other = async_to_sync(_changed)(other.pk, row_changed=True)
+    socket = operator_socket(operator)
+
+    async def scenario() -> None:
+        assert (await socket.connect())[0]
+        await socket.send_json_to({"type": "resume", "last_id": panel_other - 1, "seen": []})
+        resumed = await _until(socket, lambda m: m["type"] == "resumed")
+        assert _ids(resumed) == [row_other] and resumed[-1]["replayed"] == 1
+        await socket.send_json_to({"type": "subscribe", "conversation_id": other.pk})
+        opened = await _until(socket, lambda m: m.get("id") == panel_other, timeout=5)
+        assert [m["type"] for m in _not_heartbeats(opened)] == [
+            "subscribed",
+            "conversation.changed",
+        ]
+        await socket.disconnect()
+
+    async_to_sync(scenario)()

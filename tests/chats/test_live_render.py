@@ -462,10 +462,16 @@ def test_on_another_database_the_row_is_read_the_plain_way(
     (smartdesk/core/statements.py supports PostgreSQL only)."""
     from django.db import connection
 
-    from chats.views.presenters import list_row
+    from chats.views.presenters import list_row, listing
 
     expected = list_row(operator, conversation.pk)
+
+    def compiled(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the compiled statement is for PostgreSQL only")
+
     monkeypatch.setattr(connection, "vendor", "sqlite")
+    monkeypatch.setattr(listing, "_row_statement", compiled)
+    monkeypatch.setattr(listing, "_row_statements", listing.Reusables())
     found = list_row(operator, conversation.pk)
     assert found is not None and expected is not None
     assert (found.pk, found.effective_status, found.contact_shown) == (
