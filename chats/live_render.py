@@ -54,7 +54,7 @@ from django.utils import timezone, translation
 
 from accounts.access import Capability, has_capability, profile_of
 from chats.selectors import Facts, may_see, team_ids_of
-from chats.views.presenters import list_row, thread_message
+from chats.views.presenters import list_row, row_html, row_of, thread_message
 from smartdesk.core.consumers import db
 
 logger = logging.getLogger(__name__)
@@ -163,9 +163,7 @@ def _render(
             return None
         html: dict[str, str] = {}
         if "row" in parts:
-            html["row"] = render_to_string(
-                "chats/_row.html", {"c": row, "current_id": None, "list_query": ""}
-            ).strip()
+            html["row"] = str(row_html(row_of(row)))
         if "message" in parts:
             item = thread_message(user, row, event["message_id"])
             html["message"] = (

@@ -38,6 +38,15 @@ def _own_channel_layer() -> None:
     channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rows() -> None:
+    """Each test renders its list rows afresh: rendered rows are kept per process
+    (chats.views.presenters.rows), and a test that counts renders must not see another's."""
+    from chats.views.presenters.rows import forget_rendered
+
+    forget_rendered()
+
+
 @pytest.fixture
 def roles(db: None) -> dict[str, Role]:
     return factories.builtin_roles()

@@ -14,8 +14,10 @@ class AiConfig(AppConfig):
     def ready(self) -> None:
         # Cross-app reactions come in through signals: chats never imports analytics.
         from analytics.ai import receivers, tasks_classify  # noqa: F401 - registers the tasks
-        from chats.views.presenters import register_row_related
+        from analytics.ai.classification import row_chip
+        from chats.views.presenters import register_row_part, register_row_related
 
         receivers.connect()
-        # The list row's chip reads the classification with the row (templatetags).
+        # The list row's chip: the classification read with the row, shown by `{% ai_chip %}`.
         register_row_related("ai_classification")
+        register_row_part("ai_chip", row_chip)

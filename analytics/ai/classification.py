@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -156,7 +156,7 @@ def classification_run(*, conversation_id: int, stage: str) -> Classification | 
             return classification
         raised_before = classification is not None and _raises_priority(classification)
         shown_before = _shown(classification)
-        chip_before = _chip(classification)
+        chip_before = chip_of(classification)
         if classification is None:
             classification = Classification(conversation=conversation)
         classification.label = prediction.label
@@ -177,22 +177,48 @@ def classification_run(*, conversation_id: int, stage: str) -> Classification | 
             # One that changes only the thread's panel (the confidence on one more message)
             # says its list row is as it was: no socket re-renders the row for it.
             publish_conversation_changed(
-                conversation, change=CHANGE, row_changed=_chip(classification) != chip_before
+                conversation, change=CHANGE, row_changed=chip_of(classification) != chip_before
             )
     return classification
 
 
-def _chip(classification: Classification | None) -> tuple[Any, ...] | None:
+class Chip(NamedTuple):
     """What the list row's chip shows of a classification (templates/ai/_chip.html)."""
+
+    label: str
+    unsure: bool
+    corrected: bool
+
+    def label_display(self) -> str:
+        return str(Label(self.label).label)
+
+
+def chip_of(classification: Classification | None) -> Chip | None:
     if classification is None:
         return None
-    return (classification.shown_label, bool(classification.unsure), classification.is_corrected)
+    return Chip(
+        classification.shown_label, bool(classification.unsure), classification.is_corrected
+    )
+
+
+def classification_of(conversation: Any) -> Classification | None:
+    """Read with the conversation when its query selected it (`register_row_related`), or
+    asked for."""
+    relation = conversation._meta.get_field("ai_classification")
+    if relation.is_cached(conversation):
+        return relation.get_cached_value(conversation)
+    return Classification.objects.filter(conversation_id=conversation.pk).first()
+
+
+def row_chip(conversation: Any) -> Chip | None:
+    """The list row's part `ai_chip` (chats.views.presenters.rows)."""
+    return chip_of(classification_of(conversation))
 
 
 def _shown(classification: Classification | None) -> tuple[Any, ...] | None:
     """What the list's chip and the thread's panel show of a classification
     (templates/ai/_chip.html, templates/ai/_classification.html)."""
-    chip = _chip(classification)
+    chip = chip_of(classification)
     if classification is None or chip is None:
         return None
     return (

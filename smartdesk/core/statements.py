@@ -13,8 +13,9 @@ for it is reused too.
 
 Only the parameters that are slots may change between runs: anything else the queryset was
 built from (the user it was filtered for, their scope) belongs in the key under which the
-caller keeps it. Building refuses a slot that does not show up as exactly one parameter of its
-own type, and a time that is not a slot (it would be served unchanged for the life of the
+caller keeps it. A slot may be several parameters (the same "now" in two predicates): each
+takes the value. Building refuses a slot that is no parameter of its own type (it would never
+change), and a time that is not a slot (it would be served unchanged for the life of the
 process), so such a query fails loudly at its first run instead of going stale. PostgreSQL
 only: other backends get values converted into the SQL's parameters (SQLite: times as text),
 and a caller keeps its plain path for them (the embedded product's SQLite).
@@ -65,18 +66,19 @@ class Reusable(Generic[M]):
             sql, params = compiler.as_sql()
         except EmptyResultSet:  # `.none()`: a user who may see nothing
             sql, params = "", ()
-        positions: dict[str, int] = {}
+        positions: dict[str, tuple[int, ...]] = {}
         for name, value in slots.items():
-            found = [
+            found = tuple(
                 n for n, param in enumerate(params) if type(param) is type(value) and param == value
-            ]
-            if len(found) != 1 and sql:
-                raise ValueError(f"slot {name!r} is {len(found)} parameters, not one: {sql}")
-            positions[name] = found[0] if found else -1
+            )
+            if not found and sql:
+                raise ValueError(f"slot {name!r} is 0 parameters: {sql}")
+            positions[name] = found
+        slotted = {n for found in positions.values() for n in found}
         fixed = [
             param
             for n, param in enumerate(params)
-            if isinstance(param, date | time | timedelta) and n not in positions.values()
+            if isinstance(param, date | time | timedelta) and n not in slotted
         ]
         if fixed:
             # A time compiled in would be served unchanged for the life of the process.
@@ -95,8 +97,9 @@ class Reusable(Generic[M]):
         if not self._sql:
             return []
         params = list(self._params)
-        for name, position in self._positions.items():
-            params[position] = values[name]
+        for name, found in self._positions.items():
+            for position in found:
+                params[position] = values[name]
         statement = (self._sql, tuple(params))
         # The compiled state (what the columns are, which instances they fill) is shared and
         # only read; each run gets its own compiler for this thread's connection, which

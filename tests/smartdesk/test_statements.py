@@ -66,19 +66,35 @@ def test_it_is_compiled_once(support_inbox, monkeypatch) -> None:
     assert compiled == []
 
 
-def test_a_slot_must_be_exactly_one_parameter_and_every_slot_is_given() -> None:
+def test_a_slot_must_be_a_parameter_and_every_slot_is_given() -> None:
     pk = slot_int()
     with pytest.raises(ValueError, match="slot 'pk' is 0 parameters"):
         Reusable(Conversation.objects.filter(pk=5), {"pk": pk})
-    with pytest.raises(ValueError, match="slot 'pk' is 2 parameters"):
-        Reusable(
-            Conversation.objects.filter(pk=pk) | Conversation.objects.filter(team=pk), {"pk": pk}
-        )
     statement = Reusable(Conversation.objects.filter(pk=pk), {"pk": pk})
     with pytest.raises(TypeError):
         statement.run()
     with pytest.raises(TypeError):
         statement.run(pk=1, other=2)
+
+
+def test_a_slot_in_several_places_takes_the_value_in_each(support_inbox) -> None:
+    """The same "now" in two predicates (the list's status and its effective status)."""
+    first = factories.make_conversation(inbox=support_inbox, text="Первый")
+    second = factories.make_conversation(inbox=support_inbox, text="Второй")
+    pk = slot_int()
+    statement = Reusable(
+        Conversation.objects.filter(pk=pk) | Conversation.objects.filter(customer_id=pk),
+        {"pk": pk},
+    )
+
+    def plain(value: int) -> list[int]:
+        qs = Conversation.objects.filter(pk=value) | Conversation.objects.filter(customer_id=value)
+        return sorted(qs.values_list("pk", flat=True))
+
+    # Were only the first place filled, the customer's branch would find nothing.
+    found = sorted(c.pk for c in statement.run(pk=first.customer_id))
+    assert first.pk in found and found == plain(first.customer_id)
+    assert [c.pk for c in statement.run(pk=second.pk)] == [second.pk]
 
 
 def test_the_cache_keeps_the_newest_within_its_size() -> None:

@@ -34,6 +34,7 @@ from chats.views.presenters.panel import (
     contact_stats,
     panel_context,
 )
+from chats.views.presenters.rows import Row, register_row_part, row_html, row_of
 from chats.views.presenters.thread import TimelineItem, thread_context, thread_message
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "ContactStats",
     "EventType",
     "ListState",
+    "Row",
     "Status",
     "TimelineItem",
     "contact_stats",
@@ -55,8 +57,11 @@ __all__ = [
     "list_row",
     "list_state",
     "panel_context",
+    "register_row_part",
     "register_row_related",
     "render_page",
+    "row_html",
+    "row_of",
     "show_contacts",
     "thread_context",
     "thread_message",

@@ -149,11 +149,10 @@ def test_the_inbox_page_costs_the_same_whatever_the_number_of_rows(
 
     # 1 session, 2 user, 3 profile with role (middleware; cached for the request),
     # 4 the newest live-event id the socket resumes from,
-    # 5 one page of rows with customer, inbox, assignee and team joined in,
-    # 6 the rows' AI labels.
-    with django_assert_num_queries(6):
+    # 5 one page of rows with customer, inbox, assignee, team and AI label joined in.
+    with django_assert_num_queries(5):
         response = client.get(reverse("inbox"), {"view": "mine"})
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         snoozed = client.get(reverse("inbox"), {"view": "snoozed"})
 
     assert len(listed(response)) + len(listed(snoozed)) == size

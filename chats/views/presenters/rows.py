@@ -1,0 +1,161 @@
+"""The list row as it is shown: its values (`Row`) and its HTML (`row_html`).
+
+The row template (templates/chats/_row.html) reads nothing but a `Row`, the `current` flag
+and the list's query string, so its output is a function of those, the language and the
+template itself. `row_html` keeps that output per process in an LRU keyed on all of them:
+a page of 50 rows costs 50 small Python reads, and the Django template renders only rows
+that changed (or whose "waiting" time moved to the next minute). Every operator of a team
+sees the same rows, so the inbox page, the list fragment and the live row share the entries.
+
+What the template may show is decided here, not in the template: a value it reads that is
+not a field of `Row` would be rendered once and then served stale. An app above chats that
+shows something in the row (analytics: the classifier's chip) registers a *part*: a function
+from the conversation, read with its `register_row_related` relations, to a hashable value.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.template import Context
+from django.template.loader import get_template
+from django.urls import get_script_prefix
+from django.utils import timezone, translation
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
+
+from chats.models import Conversation, Inbox
+from chats.templatetags.local_time import local_time
+
+ROW_TEMPLATE = "chats/_row.html"
+# Rendered rows kept per process: a floor's open conversations several times over.
+CACHE_SIZE = 4096
+
+_parts: dict[str, Callable[[Conversation], Hashable]] = {}
+
+
+def register_row_part(name: str, read: Callable[[Conversation], Hashable]) -> None:
+    """Show one more thing in the row: `read(conversation)` gives a hashable value the row
+    template reaches as `r.part(name)` (through the registering app's template tag)."""
+    _parts[name] = read
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """Everything the row shows, as plain values (the times already in the viewer's zone)."""
+
+    pk: int
+    status: str  # the effective status: a snooze that fell due reads "open"
+    priority: int
+    unread: int
+    team_id: int | None
+    assignee_id: int | None
+    deleted: bool
+    # As {{ moment|date:"U.u" }}: the browser sorts a pushed row with them as strings.
+    waiting_since_stamp: str
+    last_message_at_stamp: str
+    closed_at_stamp: str
+    version: str
+    name: str
+    preview: str
+    channel: str
+    contact: str
+    waiting_since_iso: str
+    waiting_for: str
+    assignee: str
+    snoozed_until_iso: str
+    snoozed_until_text: str
+    snooze_until_reply: bool
+    snooze_reason: str
+    parts: tuple[tuple[str, Hashable], ...] = ()
+
+    def part(self, name: str) -> Hashable:
+        for key, value in self.parts:
+            if key == name:
+                return value
+        return None
+
+
+def _stamp(moment: datetime | None) -> str:
+    """{{ moment|date:"U.u" }}: seconds since the epoch and microseconds."""
+    if moment is None:
+        return ""
+    return f"{int(moment.timestamp())}.{moment.microsecond:06d}"
+
+
+def _channel(kind: str) -> str:
+    """{{ inbox.get_kind_display }} without building the choices' dict per row."""
+    try:
+        return str(Inbox.Kind(kind).label)
+    except ValueError:
+        return kind
+
+
+def row_of(c: Conversation, *, now: datetime | None = None) -> Row:
+    """The row of a conversation read as the list reads it (customer, inbox and assignee
+    selected, `effective_status` annotated, `contact_shown` set by `show_contacts`)."""
+    now = now or timezone.now()
+    waiting = c.waiting_since
+    snoozed = getattr(c, "effective_status", c.status) == Conversation.Status.SNOOZED
+    until = c.snoozed_until if snoozed else None
+    return Row(
+        pk=c.pk,
+        status=getattr(c, "effective_status", c.status),
+        priority=c.priority,
+        unread=c.unread_count,
+        team_id=c.team_id,
+        assignee_id=c.assignee_id,
+        deleted=c.deleted_at is not None,
+        waiting_since_stamp=_stamp(waiting),
+        last_message_at_stamp=_stamp(c.last_message_at),
+        closed_at_stamp=_stamp(c.closed_at),
+        version=_stamp(c.updated_at),
+        name=str(c.customer.name),
+        preview=c.last_message_preview,
+        channel=_channel(c.inbox.kind),
+        contact=getattr(c, "contact_shown", "") or "",
+        waiting_since_iso=timezone.localtime(waiting).isoformat() if waiting else "",
+        waiting_for=timesince(waiting, now) if waiting else "",
+        assignee=str(c.assignee) if c.assignee_id else "",
+        snoozed_until_iso=local_time(until, "c") if until else "",
+        snoozed_until_text=local_time(until, "D j M, H:i") if until else "",
+        snooze_until_reply=bool(snoozed and c.snooze_until_reply),
+        snooze_reason=c.snooze_reason if snoozed else "",
+        parts=tuple((name, read(c)) for name, read in _parts.items()),
+    )
+
+
+def row_html(row: Row, *, current: bool = False, list_query: str = "") -> SafeString:
+    """The row's markup, rendered once per process for equal inputs."""
+    return mark_safe(  # noqa: S308 - the template's own autoescaped output
+        _render(
+            # The engine's template, kept by the cached loader (get_template wraps it anew).
+            get_template(ROW_TEMPLATE).template,
+            row,
+            current,
+            list_query,
+            translation.get_language() or "",
+            get_script_prefix(),
+        )
+    )
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _render(
+    template: Any, row: Row, current: bool, list_query: str, _language: str, _prefix: str
+) -> str:
+    # The template object is in the key: a reloaded template (DEBUG) renders afresh.
+    context = Context(
+        {"r": row, "current": current, "list_query": list_query},
+        autoescape=template.engine.autoescape,
+    )
+    return template.render(context).strip()
+
+
+def forget_rendered() -> None:
+    """Empty the per-process row cache (tests that count renders)."""
+    _render.cache_clear()

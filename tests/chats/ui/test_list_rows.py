@@ -1,0 +1,147 @@
+"""The list's rows: rendered once per process for equal rows and read by a query compiled once
+(chats.views.presenters.rows, .listing), and never served stale: whatever a row shows decides
+whether it is equal, and the time is put into the compiled query on every read."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db.models.sql.compiler import SQLCompiler
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from accounts.models import User
+from chats.models import Conversation
+from chats.views.presenters import row_html, row_of, show_contacts
+from chats.views.presenters.listing import with_contact
+from customers.models import Customer
+from tests import factories
+from tests.chats.ui.conftest import page_text
+from tests.chats.ui.test_pages import listed
+
+pytestmark = pytest.mark.django_db
+
+ROW = "chats/_row.html"
+
+
+def row_renders(response) -> int:
+    return [t.name for t in response.templates].count(ROW)
+
+
+@pytest.fixture
+def three(support_inbox, operator: User) -> list[Conversation]:
+    return [
+        factories.make_conversation(inbox=support_inbox, text=f"Вопрос {n}", assignee=operator)
+        for n in range(3)
+    ]
+
+
+def test_an_unchanged_list_renders_no_row_again(client_for, operator, three) -> None:
+    client = client_for(operator)
+
+    first = client.get(reverse("inbox"), {"view": "mine"})
+    again = client.get(reverse("inbox"), {"view": "mine"})
+    fragment = client.get(reverse("inbox-list"), {"view": "mine"})
+
+    assert sorted(listed(first)) == sorted(c.pk for c in three)
+    assert row_renders(first) == 3
+    assert row_renders(again) == 0 and row_renders(fragment) == 0
+    assert listed(again) == listed(first) == listed(fragment)
+    # The open conversation's row is marked current: only that one is rendered anew.
+    opened = client.get(reverse("conversation", args=[three[1].pk]), {"view": "mine"})
+    assert row_renders(opened) == 1
+    assert page_text(opened).count('aria-current="true"') == 1
+
+
+def test_a_row_shows_what_changed_outside_its_conversation(client_for, operator, three) -> None:
+    """The customer's name, the assignee's name and the classifier's chip live in other
+    tables: the conversation's own version does not move when they change."""
+    from analytics.ai.models import Classification, Label
+
+    client = client_for(operator)
+    client.get(reverse("inbox"), {"view": "mine"})
+    version = Conversation.objects.get(pk=three[0].pk).updated_at
+
+    Customer.objects.filter(pk=three[0].customer_id).update(first_name="Аглая", last_name="Ершова")
+    User.objects.filter(pk=operator.pk).update(first_name="Olga", last_name="Petrova")
+    Classification.objects.create(
+        conversation=three[0],
+        label=Label.COMPLAINT,
+        confidence=0.91,
+        model_version="test",
+        stage=Classification.Stage.FIRST,
+        classified_at=timezone.now(),
+    )
+    after = page_text(client.get(reverse("inbox"), {"view": "mine"}))
+
+    assert Conversation.objects.get(pk=three[0].pk).updated_at == version
+    assert "Аглая Ершова" in after
+    assert len(re.findall(r'class="row-assignee">[^<]*Olga Petrova', after)) == 3
+    assert 'data-ai-label="complaint"' in after
+
+
+def test_the_same_row_in_another_language_or_minute_is_rendered_anew(three) -> None:
+    (conversation,) = show_rows(three[0].pk, User.objects.get(pk=three[0].assignee_id))
+    now = timezone.now()
+
+    with translation.override("en"):
+        english = row_html(row_of(conversation, now=now))
+        later = row_html(row_of(conversation, now=now + timedelta(hours=2, minutes=5)))
+    with translation.override("ru"):
+        russian = row_html(row_of(conversation, now=now))
+
+    assert "Waiting:" in english and "Ждёт:" in russian
+    assert "2\xa0hours, 5\xa0minutes" in later and "2\xa0hours" not in english
+
+
+def show_rows(pk: int, user: User) -> list[Conversation]:
+    """The conversation read as the list reads it."""
+    from chats.selectors import with_effective_status
+
+    rows = list(
+        with_contact(with_effective_status(Conversation.objects.filter(pk=pk))).select_related(
+            "customer", "inbox", "assignee", "team"
+        )
+    )
+    show_contacts(rows, user)
+    return rows
+
+
+def test_the_list_query_is_compiled_once_and_reads_the_time_each_time(
+    client_for, operator, three, monkeypatch
+) -> None:
+    """A snooze that falls due after the query was compiled leaves the snoozed view and shows
+    as open in "mine": the time is a parameter of both predicates, put in on every read."""
+    from chats.services import conversations as conversation_services
+
+    conversation_services.conversation_snooze(
+        conversation=three[0],
+        actor=operator,
+        until=timezone.now() + timedelta(hours=1),
+        reason="ждём кухню",
+    )
+    client = client_for(operator)
+    assert listed(client.get(reverse("inbox"), {"view": "snoozed"})) == [three[0].pk]
+    assert three[0].pk not in listed(client.get(reverse("inbox"), {"view": "mine"}))
+    compiled = []
+    original = SQLCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        compiled.append(self.query.model)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    Conversation.objects.filter(pk=three[0].pk).update(
+        snoozed_until=timezone.now() - timedelta(minutes=1)
+    )
+    compiled.clear()
+
+    snoozed = client.get(reverse("inbox"), {"view": "snoozed"})
+    mine = client.get(reverse("inbox"), {"view": "mine"})
+
+    assert listed(snoozed) == []
+    assert three[0].pk in listed(mine)
+    assert f'data-conversation-id="{three[0].pk}"\n        data-status="open"' in page_text(mine)
+    assert Conversation not in compiled
