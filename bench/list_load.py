@@ -21,9 +21,12 @@ URL in turn:
 - the baseline: a bare Django view in the same server (bench/list_load_urls.py) returning the
   same page of rows by one raw SQL query, for the same scope.
 
-Prints req/s and p50/p95/p99 latency per URL and each product URL's throughput against its
-bare view (target: within 3x). `--before` first measures without the list-order indexes
-(migration chats.0007 applied backwards), then with them. Not a test: it asserts nothing.
+Prints req/s, p50/p95/p99 latency and the server process's CPU per request for each URL,
+and each product URL's throughput (target: within 3x) and CPU per request against its bare
+view. The load generator shares the two cores with the server, so a bare view's req/s is
+partly the generator's limit; its CPU per request is not. `--before` first measures without
+the list-order indexes (migration chats.0007 applied backwards), then with them. Not a test:
+it asserts nothing.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
+    server_cpu: float = 0.0  # seconds of the server process's CPU while counted
+
+    @property
+    def cpu_per_request(self) -> float:
+        """Milliseconds of server CPU per answered request: what the request costs, whatever
+        the load generator (in this process, on the same cores) manages to send."""
+        return self.server_cpu / len(self.latencies) * 1000 if self.latencies else float("nan")
 
     @property
     def rps(self) -> float:
@@ -189,8 +199,21 @@ def _session_cookie(user: object) -> str:
 # --- load ---------------------------------------------------------------------------------
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of process `pid` so far (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _load(
-    base: str, result: Result, cookie: str | None, clients: int, duration: float, warmup: float
+    base: str,
+    result: Result,
+    cookie: str | None,
+    clients: int,
+    duration: float,
+    warmup: float,
+    server_pid: int | None = None,
 ) -> None:
     """`clients` keep-alive clients request `result.url` back to back for `warmup` seconds
     (not counted), then for `duration` seconds."""
@@ -218,10 +241,13 @@ async def _load(
 
         until = time.perf_counter() + warmup
         await asyncio.gather(*(one_client(until, False) for _ in range(clients)))
+        cpu = _cpu_seconds(server_pid) if server_pid else 0.0
         started = time.perf_counter()
         until = started + duration
         await asyncio.gather(*(one_client(until, True) for _ in range(clients)))
         result.seconds = time.perf_counter() - started
+        if server_pid:
+            result.server_cpu = _cpu_seconds(server_pid) - cpu
 
 
 def _targets(people: dict[str, object]) -> list[tuple[str, str, str, str]]:
@@ -245,17 +271,26 @@ def _targets(people: dict[str, object]) -> list[tuple[str, str, str, str]]:
 
 
 def _measure(
-    base: str, people: dict[str, object], cookies: dict[str, str], args: object, title: str
+    base: str,
+    people: dict[str, object],
+    cookies: dict[str, str],
+    args: object,
+    title: str,
+    server_pid: int,
 ) -> None:
     results: dict[str, Result] = {}
     for label, url, who, _baseline in _targets(people):
         result = Result(label, url)
-        asyncio.run(_load(base, result, cookies.get(who), args.clients, args.duration, args.warmup))
+        asyncio.run(
+            _load(
+                base, result, cookies.get(who), args.clients, args.duration, args.warmup, server_pid
+            )
+        )
         results[label] = result
     print(f"\n{title}: {args.clients} clients, {args.duration:g}s per URL; {_uptime()}")
     print(
         f"  {'URL':<42}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}  vs baseline"
+        f"{'errors':>8}{'CPU ms':>8}  vs baseline: req/s, server CPU per request"
     )
     for label, _url, _who, baseline in _targets(people):
         r = results[label]
@@ -263,14 +298,22 @@ def _measure(
         if baseline:
             b = results[baseline]
             slower = b.rps / r.rps if r.rps else float("inf")
-            versus = f"{slower:.2f}x slower ({'within' if slower <= 3 else 'OVER'} 3x)"
+            costlier = r.cpu_per_request / b.cpu_per_request
+            versus = (
+                f"{slower:.2f}x slower ({'within' if slower <= 3 else 'OVER'} 3x), "
+                f"{costlier:.2f}x the CPU"
+            )
         errors = sum(r.errors.values())
         print(
             f"  {label:<42}{r.rps:>8.1f}{r.quantile(0.5):>9.1f}{r.quantile(0.95):>9.1f}"
-            f"{r.quantile(0.99):>9.1f}{errors:>8}  {versus}"
+            f"{r.quantile(0.99):>9.1f}{errors:>8}{r.cpu_per_request:>8.1f}  {versus}"
         )
         if r.errors:
             print(f"    errors: {r.errors}")
+    print(
+        "  CPU ms: the server process's CPU per answered request. The load generator shares "
+        "the\n  cores: a baseline's req/s is partly its limit, its CPU per request is not."
+    )
 
 
 def _uptime() -> str:
@@ -341,10 +384,17 @@ def main() -> None:
 
                 call_command("migrate", "chats", "0006", verbosity=0)
                 _analyze()
-                _measure(base, people, cookies, args, "without the list-order indexes (before)")
+                _measure(
+                    base,
+                    people,
+                    cookies,
+                    args,
+                    "without the list-order indexes (before)",
+                    server.pid,
+                )
                 call_command("migrate", "chats", verbosity=0)
                 _analyze()
-            _measure(base, people, cookies, args, "with the list-order indexes")
+            _measure(base, people, cookies, args, "with the list-order indexes", server.pid)
         finally:
             server.terminate()
             server.wait(15)

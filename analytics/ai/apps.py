@@ -19,5 +19,7 @@ class AiConfig(AppConfig):
 
         receivers.connect()
         # The list row's chip: the classification read with the row, shown by `{% ai_chip %}`.
-        register_row_related("ai_classification")
+        register_row_related(
+            "ai_classification", ("label", "corrected_label", "unsure", "corrected_at")
+        )
         register_row_part("ai_chip", row_chip)

@@ -49,7 +49,14 @@ from chats.selectors.gate import (
     visible_conversations,
     visible_customers,
 )
-from chats.selectors.lists import INBOX_VIEWS, InboxView, inbox, inbox_views
+from chats.selectors.lists import (
+    INBOX_VIEWS,
+    ROW_RELATED_COLUMNS,
+    InboxView,
+    inbox,
+    inbox_views,
+    with_row_columns,
+)
 from chats.selectors.live_events import (
     ADMIN_EVENT_TYPES,
     live_event_conversation_facts,
@@ -88,6 +95,7 @@ __all__ = [
     "ADMIN_EVENT_TYPES",
     "INBOX_VIEWS",
     "QUEUE_ORDER",
+    "ROW_RELATED_COLUMNS",
     "Facts",
     "InboxView",
     "OperatorRow",
@@ -137,4 +145,5 @@ __all__ = [
     "visible_customers",
     "waiting_q",
     "with_effective_status",
+    "with_row_columns",
 ]

@@ -19,6 +19,7 @@ from accounts.models import Role
 from chats.forms import ListParamsForm
 from chats.models import Conversation
 from chats.selectors import (
+    ROW_RELATED_COLUMNS,
     inbox,
     inbox_views,
     live_event_watermark,
@@ -26,6 +27,7 @@ from chats.selectors import (
     user_team_ids,
     visible_conversations,
     with_effective_status,
+    with_row_columns,
 )
 from chats.views.presenters.common import PAGE_SIZE
 from chats.views.presenters.rows import row_html, row_of
@@ -89,16 +91,17 @@ def show_contacts(rows: Iterable[Conversation], user: Any) -> None:
         row.contact_shown = value if show or not value else mask_value(value)  # type: ignore[attr-defined]
 
 
-# Relations a row's template shows, read in the row's own query.
-_row_related: list[str] = ["customer", "inbox", "assignee", "team"]
+# Relations a row shows, read in the row's own query, with the columns it reads of each (None:
+# all of them).
+_row_related: dict[str, tuple[str, ...] | None] = dict(ROW_RELATED_COLUMNS)
 
 
-def register_row_related(name: str) -> None:
-    """Read one more relation of the conversation with the row: an app above chats that shows
-    something in the row registers it from its AppConfig.ready() (analytics: the classifier's
-    chip), so a live row stays one query however many parts it grows. Twice keeps one."""
-    if name not in _row_related:
-        _row_related.append(name)
+def register_row_related(name: str, columns: tuple[str, ...] | None = None) -> None:
+    """Read one more relation of the conversation with the row (`columns` of it; None: all):
+    an app above chats that shows something in the row registers it from its
+    AppConfig.ready() (analytics: the classifier's chip), so a row stays one query however
+    many parts it grows. Twice keeps the last columns."""
+    _row_related[name] = columns
 
 
 # The row's query, compiled once per (user, what shapes their gate, database) and run with the
@@ -170,7 +173,7 @@ def _page(user: Any, state: ListState, offset: int) -> list[Conversation]:
     window = slice(offset, offset + PAGE_SIZE + 1)
     if state.q:
         found = with_effective_status(search_conversations(user, state.q))
-        return list(with_contact(found.select_related(*_row_related))[window])
+        return list(with_contact(with_row_columns(found, _row_related))[window])
     using = router.db_for_read(Conversation)
     if connections[using].vendor != "postgresql":  # the embedded SQLite: built each time
         return list(_page_queryset(user, state.view, timezone.now())[window])
@@ -180,7 +183,7 @@ def _page(user: Any, state: ListState, offset: int) -> list[Conversation]:
         has_capability(user, Capability.RESTORE_CONVERSATIONS),
         state.view,
         offset,
-        tuple(_row_related),
+        tuple(_row_related.items()),
         using,
     )
 
@@ -192,7 +195,7 @@ def _page(user: Any, state: ListState, offset: int) -> list[Conversation]:
 
 
 def _page_queryset(user: Any, view: str, now: Any) -> QuerySet[Conversation]:
-    return with_contact(inbox(user, view=view, now=now).select_related(*_row_related))
+    return with_contact(with_row_columns(inbox(user, view=view, now=now), _row_related))
 
 
 def list_context(request: HttpRequest, state: ListState, current_id: int | None) -> dict:
