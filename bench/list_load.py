@@ -298,7 +298,7 @@ def _measure(
         if baseline:
             b = results[baseline]
             slower = b.rps / r.rps if r.rps else float("inf")
-            costlier = r.cpu_per_request / b.cpu_per_request
+            costlier = r.cpu_per_request / b.cpu_per_request if b.cpu_per_request else float("inf")
             versus = (
                 f"{slower:.2f}x slower ({'within' if slower <= 3 else 'OVER'} 3x), "
                 f"{costlier:.2f}x the CPU"

@@ -113,13 +113,17 @@ def test_the_list_query_is_compiled_once_and_reads_the_time_each_time(
     client_for, operator, three, monkeypatch
 ) -> None:
     """A snooze that falls due after the query was compiled leaves the snoozed view and shows
-    as open in "mine": the time is a parameter of both predicates, put in on every read."""
+    as open in "mine": the time is a parameter of both predicates, put in on every read (a
+    statement that kept the time of its compile would still show it snoozed)."""
+    from django.utils import timezone as django_timezone
+
     from chats.services import conversations as conversation_services
 
+    started = timezone.now()
     conversation_services.conversation_snooze(
         conversation=three[0],
         actor=operator,
-        until=timezone.now() + timedelta(hours=1),
+        until=started + timedelta(hours=1),
         reason="ждём кухню",
     )
     client = client_for(operator)
@@ -133,10 +137,8 @@ def test_the_list_query_is_compiled_once_and_reads_the_time_each_time(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    Conversation.objects.filter(pk=three[0].pk).update(
-        snoozed_until=timezone.now() - timedelta(minutes=1)
-    )
-    compiled.clear()
+    # Two hours later: the snooze is due, and nothing about the conversation changed.
+    monkeypatch.setattr(django_timezone, "now", lambda: started + timedelta(hours=2))
 
     snoozed = client.get(reverse("inbox"), {"view": "snoozed"})
     mine = client.get(reverse("inbox"), {"view": "mine"})
