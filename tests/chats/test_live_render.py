@@ -423,8 +423,9 @@ def test_the_row_query_is_compiled_once_per_user_not_on_every_event(
     """Building and compiling the row's query cost more CPU than the rest of the read: it is
     compiled for the first event and run again, with the conversation and the time put in,
     for the next ones (smartdesk/core/statements.py)."""
-    from django.db.models.sql.compiler import SQLCompiler
     from django.utils import timezone
+
+    from tests.compiles import compiled_models
 
     other = factories.make_conversation(
         inbox=conversation.inbox, text="Где курьер?", assignee=operator
@@ -438,14 +439,7 @@ def test_the_row_query_is_compiled_once_per_user_not_on_every_event(
     )
     targets = (conversation, other, conversation)
     events = [last_event("conversation.changed", target) for target in targets]
-    compiled: list[Any] = []
-    original = SQLCompiler.as_sql
-
-    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
-        compiled.append(self.query.model)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    compiled = compiled_models(monkeypatch)
     rows = [live_render._render(operator, event, ("row",), key) for event in events]
 
     assert compiled == []

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from chats.models import Conversation
 from chats.selectors import with_effective_status
 from smartdesk.core.statements import Reusable, Reusables, slot_datetime, slot_int
 from tests import factories
+from tests.compiles import compiled_models
 
 pytestmark = pytest.mark.django_db
 
@@ -52,14 +52,7 @@ def test_a_run_gives_what_the_queryset_gives_for_the_values_put_in(support_inbox
 def test_it_is_compiled_once(support_inbox, monkeypatch) -> None:
     conversation = factories.make_conversation(inbox=support_inbox, text="Добрый день")
     statement, _, _ = _statement()
-    compiled = []
-    original = SQLCompiler.as_sql
-
-    def counting(self, *args, **kwargs):
-        compiled.append(self.query.model)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    compiled = compiled_models(monkeypatch)
     for _ in range(5):
         (row,) = statement.run(pk=conversation.pk, now=timezone.now())
         assert row.pk == conversation.pk

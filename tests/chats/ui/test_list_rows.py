@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db.models.sql.compiler import SQLCompiler
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -20,6 +19,7 @@ from customers.models import Customer
 from tests import factories
 from tests.chats.ui.conftest import page_text
 from tests.chats.ui.test_pages import listed
+from tests.compiles import compiled_models
 
 pytestmark = pytest.mark.django_db
 
@@ -129,14 +129,7 @@ def test_the_list_query_is_compiled_once_and_reads_the_time_each_time(
     client = client_for(operator)
     assert listed(client.get(reverse("inbox"), {"view": "snoozed"})) == [three[0].pk]
     assert three[0].pk not in listed(client.get(reverse("inbox"), {"view": "mine"}))
-    compiled = []
-    original = SQLCompiler.as_sql
-
-    def counting(self, *args, **kwargs):
-        compiled.append(self.query.model)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    compiled = compiled_models(monkeypatch)
     # Two hours later: the snooze is due, and nothing about the conversation changed.
     monkeypatch.setattr(django_timezone, "now", lambda: started + timedelta(hours=2))
 
