@@ -35,6 +35,7 @@
   var wanted = { list: false, thread: false, panel: false };
   var flushTimer = null;
   var pendingThread = false;
+  var pendingPanel = false;
 
   function schedule(parts) {
     if (parts.list) wanted.list = true;
@@ -52,14 +53,16 @@
     ).catch(function () { /* network error: the next event or a reload catches up */ });
   }
 
-  function threadBusy() {
-    // Do not wipe a form the operator is filling in (snooze, transfer, priority...).
-    var thread = document.getElementById("thread");
-    if (!thread) return false;
-    if (thread.querySelector("details[open]")) return true;
+  function busy(id) {
+    // Do not wipe a form the operator is filling in: in the thread (snooze, transfer,
+    // priority...) or in the card (goodwill points, the classifier's correction).
+    var part = document.getElementById(id);
+    if (!part) return false;
+    if (part.querySelector("details[open]")) return true;
     var active = document.activeElement;
-    return !!(active && thread.contains(active) && active.matches("input, select, textarea"));
+    return !!(active && part.contains(active) && active.matches("input, select, textarea"));
   }
+  function threadBusy() { return busy("thread"); }
 
   function flush() {
     flushTimer = null;
@@ -77,7 +80,13 @@
         });
       }
     }
-    if (parts.panel) chain = chain.then(function () { return ajax(panelUrl, "#panel"); });
+    if (parts.panel) {
+      if (busy("panel")) {
+        pendingPanel = true; // refreshed when the form closes or loses focus
+      } else {
+        chain = chain.then(function () { return ajax(panelUrl, "#panel"); });
+      }
+    }
     if (parts.list) {
       chain = chain.then(function () {
         var list = document.getElementById("list");
@@ -87,18 +96,24 @@
     return chain;
   }
 
-  function flushPendingThread() {
+  function flushPending() {
+    var parts = { thread: false, panel: false };
     if (pendingThread && !threadBusy() && !threadPosts) {
       pendingThread = false;
-      schedule({ thread: true, panel: true });
+      parts.thread = parts.panel = true;
     }
+    if (pendingPanel && !busy("panel")) {
+      pendingPanel = false;
+      parts.panel = true;
+    }
+    if (parts.thread || parts.panel) schedule(parts);
   }
   document.addEventListener("toggle", function (event) {
-    if (event.target.closest && event.target.closest("#thread") && !event.target.open) {
-      flushPendingThread();
+    if (event.target.closest && event.target.closest("#thread, #panel") && !event.target.open) {
+      flushPending();
     }
   }, true);
-  document.addEventListener("focusout", function () { setTimeout(flushPendingThread, 0); });
+  document.addEventListener("focusout", function () { setTimeout(flushPending, 0); });
 
   function announce(text) {
     var region = document.getElementById("live-announcer");
@@ -143,6 +158,11 @@
       // started typing: keep their form, and refresh once they are done with it.
       detail.shouldSwap = false;
       pendingThread = true;
+      return;
+    }
+    if (target && target.id === "panel" && config && config.verb === "get" && busy("panel")) {
+      detail.shouldSwap = false; // the same for the card's forms
+      pendingPanel = true;
       return;
     }
     if (target && target.id === "action-errors" && [400, 403, 409].indexOf(xhr.status) !== -1) {
@@ -195,7 +215,7 @@
         threadPosts += 1;
         event.detail.xhr.addEventListener("loadend", function () {
           threadPosts = Math.max(0, threadPosts - 1);
-          setTimeout(flushPendingThread, 0);
+          setTimeout(flushPending, 0);
         });
       }
     }

@@ -409,3 +409,37 @@ def test_after_a_dropped_connection_the_page_catches_up_on_what_it_missed(
     expect(live_page.locator("#thread-log")).to_contain_text("Пока вас не было")
     expect(row(live_page, conversation)).to_contain_text("Пока вас не было")
     assert live_page.evaluate("Number(sessionStorage.getItem('smartdesk.live.last'))") > last_id
+
+
+def test_a_form_open_in_the_card_is_kept_through_a_live_change_and_the_card_follows_after(
+    live_page: Page, operator: User, conversation: Conversation
+) -> None:
+    """A live change to the open conversation refreshes its thread and card, but not the card
+    under a form the operator is filling in (goodwill points): the card follows once the form
+    is closed."""
+    from chats.services.conversations import conversation_set_priority
+
+    sign_in(live_page, "anna")
+    open_live(live_page, f"/inbox/c/{conversation.pk}/")
+    goodwill = live_page.locator("#panel details.goodwill")
+    goodwill.locator("summary").click()
+    live_page.locator("#goodwill-points").fill("50")
+    # Marks that a swap of the fragment would take away.
+    live_page.evaluate(
+        "['thread', 'panel'].forEach(id => document.getElementById(id).dataset.before = '1')"
+    )
+
+    in_thread(
+        lambda: conversation_set_priority(
+            conversation=conversation, priority=Conversation.Priority.HIGH, actor=None
+        )
+    )
+
+    # The thread is refreshed (nothing open in it); the card was decided on in the same turn.
+    expect(live_page.locator("#thread[data-before]")).to_have_count(0)
+    expect(live_page.locator("#panel[data-before]")).to_have_count(1)
+    expect(goodwill).to_have_attribute("open", "")
+    expect(live_page.locator("#goodwill-points")).to_have_value("50")
+
+    goodwill.locator("summary").click()  # done with it: the card catches up
+    expect(live_page.locator("#panel[data-before]")).to_have_count(0)
