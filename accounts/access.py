@@ -13,13 +13,14 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
 from accounts.models import OperatorProfile, Role, User
+from smartdesk.core.statements import Reusable, Reusables, slot_int
 
 
 class Capability(models.TextChoices):
@@ -67,9 +68,28 @@ def profile_of(user: Any) -> OperatorProfile | None:
             # None when they have none.
             profile = user._state.fields_cache["profile"]
         else:
-            profile = OperatorProfile.objects.select_related("role").filter(user_id=user.pk).first()
+            profile = _read_profile(user.pk)
         setattr(user, _CACHE_ATTR, profile)
     return getattr(user, _CACHE_ATTR)
+
+
+# Every request of a signed-in user reads their profile: compiled once per database
+# (smartdesk/core/statements.py), as building and compiling it cost more than the read.
+_profile_statements: Reusables[OperatorProfile] = Reusables(size=8)
+
+
+def _read_profile(user_pk: int) -> OperatorProfile | None:
+    """The profile with its role (a user has at most one)."""
+    using = router.db_for_read(OperatorProfile)
+    if connections[using].vendor != "postgresql":  # the embedded SQLite: built each time
+        return OperatorProfile.objects.select_related("role").filter(user_id=user_pk).first()
+
+    def build() -> Reusable[OperatorProfile]:
+        user = slot_int()
+        profiles = OperatorProfile.objects.using(using).select_related("role")
+        return Reusable(profiles.filter(user_id=user)[:1], {"user": user})
+
+    return next(iter(_profile_statements.get(using, build).run(user=user_pk)), None)
 
 
 def with_profile(users: QuerySet[User]) -> QuerySet[User]:

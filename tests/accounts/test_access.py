@@ -115,3 +115,29 @@ def test_a_user_read_with_their_profile_costs_no_second_query(operator, roles) -
     with CaptureQueriesContext(connection) as queries:
         assert profile_of(bare) is None
     assert len(queries) == 0
+
+
+def test_the_profile_read_is_compiled_once_and_reads_what_is_stored_now(
+    operator, roles, monkeypatch
+) -> None:
+    """Every request reads its user's profile: the query is compiled for the first read and
+    run again for the next ones, each with its own user and the stored role of the moment."""
+    from accounts.models import OperatorProfile, User
+    from tests.compiles import compiled_models
+
+    other = factories.make_user(username="second", role=roles[Role.ADMIN])
+    access.profile_of(User.objects.get(pk=operator.pk))  # compiled here (or earlier)
+    compiled = compiled_models(monkeypatch)
+
+    first = access.profile_of(User.objects.get(pk=operator.pk))
+    second = access.profile_of(User.objects.get(pk=other.pk))
+    OperatorProfile.objects.filter(user=operator).update(role=roles[Role.SUPER_ADMIN])
+    again = access.profile_of(User.objects.get(pk=operator.pk))
+
+    assert OperatorProfile not in compiled
+    assert (first.role.slug, second.role.slug, again.role.slug) == (
+        Role.OPERATOR,
+        Role.ADMIN,
+        Role.SUPER_ADMIN,
+    )
+    assert (first.user_id, second.user_id) == (operator.pk, other.pk)
