@@ -154,51 +154,74 @@ class ConversationSerializer(serializers.Serializer):
         nested serializers, a time-zone lookup per time) was a third of the endpoint's CPU.
         tests/chats/api/test_conversation_serializer.py holds the two equal, field by field;
         a field this does not know (a subclass's) takes the generic way."""
-        fields = self.fields
-        times = self.__dict__.get("_times")
-        if times is None:
-            # Each time field's zone fixed once for this serializer: the request's zone.
-            zone = timezone.get_current_timezone()
-            times = {n: f for n, f in fields.items() if isinstance(f, serializers.DateTimeField)}
-            for field in times.values():
-                field.timezone = zone
-            self.__dict__["_times"] = times
-
-        def when(name: str) -> Any:
-            value = getattr(c, name)
-            return None if value is None else times[name].to_representation(value)
-
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            plan = self.__dict__["_plan"] = _plan(self.fields)
+        # Each time field takes the zone of this call (DRF asks for it per field and row).
+        zone = timezone.get_current_timezone()
         team, assignee, inbox, customer = c.team, c.assignee, c.inbox, c.customer
         data: dict[str, Any] = {}
-        for name, field in fields.items():
-            if name in times:
-                data[name] = when(name)
-            elif name in _PLAIN:
+        for name, how, field in plan:
+            if how == "time":
+                value = getattr(c, name)
+                field.timezone = zone
+                data[name] = None if value is None else field.to_representation(value)
+            elif how == "plain":
                 data[name] = getattr(c, _PLAIN[name])
-            elif name == "effective_status":
+            elif how == "choice":
+                data[name] = str(getattr(c, name))
+            elif how == "effective_status":
                 data[name] = self.get_effective_status(c)
-            elif name == "priority":
+            elif how == "priority":
                 data[name] = PRIORITY_NAMES.get(c.priority, str(c.priority))
-            elif name == "team":
+            elif how == "team":
                 data[name] = team and {"id": team.pk, "name": str(team.name)}
-            elif name == "assignee":
-                data[name] = (
-                    None if assignee is None else {"id": assignee.pk, "name": str(assignee)}
-                )
-            elif name == "inbox":
-                data[name] = {"id": inbox.pk, "name": str(inbox.name), "kind": inbox.kind}
-            elif name == "customer":
+            elif how == "assignee":
+                data[name] = assignee and {"id": assignee.pk, "name": str(assignee)}
+            elif how == "inbox":
+                data[name] = {"id": inbox.pk, "name": str(inbox.name), "kind": str(inbox.kind)}
+            elif how == "customer":
                 data[name] = {"id": customer.pk, "name": str(customer.name)}
             else:
                 _represent_field(data, field, c)
         return data
 
 
+def _plan(fields: Any) -> list[tuple[str, str, serializers.Field]]:
+    """How each readable field is built: directly when it is ConversationSerializer's own
+    declaration (same class, same source), the generic way otherwise (a subclass's field, or
+    one it redeclares)."""
+    own = ConversationSerializer._declared_fields
+    plan = []
+    for name, field in fields.items():
+        if field.write_only:
+            continue
+        declared = own.get(name)
+        mine = (
+            declared is not None
+            and type(field) is type(declared)
+            and field.source == (declared.source or name)
+        )
+        if not mine:
+            how = "generic"
+        elif isinstance(field, serializers.DateTimeField):
+            how = "time"
+        elif name in _PLAIN:
+            how = "plain"
+        elif name == "status":
+            how = "choice"
+        elif name in ("effective_status", "priority", "team", "assignee", "inbox", "customer"):
+            how = name
+        else:
+            how = "generic"
+        plan.append((name, how, field))
+    return plan
+
+
 # ConversationSerializer's fields whose wire value is the attribute itself (ids, counts,
 # strings, booleans, the status choice): field name -> attribute.
 _PLAIN = {
     "id": "pk",
-    "status": "status",
     "topic": "topic",
     "last_message_preview": "last_message_preview",
     "unread_count": "unread_count",

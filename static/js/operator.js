@@ -171,6 +171,11 @@
       detail.isError = false;
       return;
     }
+    if (target && target.id === "panel" && config && config.verb === "post" && [400, 409].indexOf(xhr.status) !== -1) {
+      // A refused goodwill grant: the card comes back with the form open and the reason.
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
     if (target && FALLBACK_FOCUS[target.id] && detail.shouldSwap) {
       var active = document.activeElement;
       var log = document.getElementById("thread-log");

@@ -417,7 +417,14 @@ def test_a_form_open_in_the_card_is_kept_through_a_live_change_and_the_card_foll
     """A live change to the open conversation refreshes its thread and card, but not the card
     under a form the operator is filling in (goodwill points): the card follows once the form
     is closed."""
+    from django.db import transaction
+
+    from accounts.services.common import _access_changed
     from chats.services.conversations import conversation_set_priority
+
+    def access_changed() -> None:
+        with transaction.atomic():
+            _access_changed([operator.pk])
 
     sign_in(live_page, "anna")
     open_live(live_page, f"/inbox/c/{conversation.pk}/")
@@ -426,7 +433,8 @@ def test_a_form_open_in_the_card_is_kept_through_a_live_change_and_the_card_foll
     live_page.locator("#goodwill-points").fill("50")
     # Marks that a swap of the fragment would take away.
     live_page.evaluate(
-        "['thread', 'panel'].forEach(id => document.getElementById(id).dataset.before = '1')"
+        "['thread', 'panel', 'list']"
+        ".forEach(id => document.getElementById(id).dataset.before = '1')"
     )
 
     in_thread(
@@ -434,12 +442,34 @@ def test_a_form_open_in_the_card_is_kept_through_a_live_change_and_the_card_foll
             conversation=conversation, priority=Conversation.Priority.HIGH, actor=None
         )
     )
+    expect(live_page.locator("#thread[data-before]")).to_have_count(0)  # nothing open in it
+    # Then a change that refreshes the thread, the card and the list, in that order, one
+    # after the other: once the list is swapped, a card refresh of either turn would have been.
+    in_thread(access_changed)
+    expect(live_page.locator("#list[data-before]")).to_have_count(0)
 
-    # The thread is refreshed (nothing open in it); the card was decided on in the same turn.
-    expect(live_page.locator("#thread[data-before]")).to_have_count(0)
     expect(live_page.locator("#panel[data-before]")).to_have_count(1)
     expect(goodwill).to_have_attribute("open", "")
     expect(live_page.locator("#goodwill-points")).to_have_value("50")
 
     goodwill.locator("summary").click()  # done with it: the card catches up
     expect(live_page.locator("#panel[data-before]")).to_have_count(0)
+
+
+def test_a_refused_goodwill_grant_shows_its_reason_in_the_card(
+    live_page: Page, operator: User, conversation: Conversation
+) -> None:
+    """The server refuses (400) what the browser let through, a reason of blanks: the card
+    comes back with the form open and the reason, instead of nothing happening."""
+    sign_in(live_page, "anna")
+    open_live(live_page, f"/inbox/c/{conversation.pk}/")
+    goodwill = live_page.locator("#panel details.goodwill")
+    goodwill.locator("summary").click()
+    live_page.locator("#goodwill-points").fill("50")
+    live_page.locator("#goodwill-reason").fill("   ")
+
+    goodwill.locator("button[type=submit]").click()
+
+    expect(live_page.locator("#panel .goodwill-result .action-error")).to_have_count(1)
+    expect(live_page.locator("#panel details.goodwill")).to_have_attribute("open", "")
+    expect(live_page.locator("#goodwill-points")).to_have_value("50")

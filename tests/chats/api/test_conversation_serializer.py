@@ -72,3 +72,30 @@ def test_the_direct_representation_is_the_generic_one(
                 generic.pop("deleted_at")
             assert list(direct.items()) == list(generic.items())
     assert ("deleted_at" in direct) is context["can_see_deleted"]
+
+
+def test_one_serializer_follows_the_zone_of_each_call_and_a_redeclared_field(
+    shapes, operator
+) -> None:
+    from rest_framework import serializers
+
+    class Renamed(ConversationSerializer):
+        status = serializers.CharField(source="effective_status", read_only=True)
+
+    context = conversation_context(operator)
+    # Snoozed, and due: its stored status and its effective status differ.
+    Conversation.objects.filter(pk=shapes[2].pk).update(
+        snoozed_until=timezone.now() - timedelta(minutes=1)
+    )
+    (row,) = gated_rows(Conversation.objects.filter(pk=shapes[2].pk))
+    assert (row.status, row.effective_status) == ("snoozed", "open")
+    serializer = ConversationSerializer(context=context)
+    renamed = Renamed(context=context)
+    for zone in ("Pacific/Kiritimati", "America/Sao_Paulo"):
+        with timezone.override(ZoneInfo(zone)):
+            direct = serializer.to_representation(row)
+            generic = generic_representation(ConversationSerializer(context=context), row)
+            generic.pop("deleted_at")
+            assert direct == generic
+            assert renamed.to_representation(row)["status"] == "open"
+    assert direct["created_at"].endswith("-03:00")  # the last zone's, not the first
