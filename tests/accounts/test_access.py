@@ -141,3 +141,21 @@ def test_the_profile_read_is_compiled_once_and_reads_what_is_stored_now(
         Role.SUPER_ADMIN,
     )
     assert (first.user_id, second.user_id) == (operator.pk, other.pk)
+
+
+def test_on_another_database_the_profile_is_read_the_plain_way(operator, monkeypatch) -> None:
+    """The embedded product's SQLite builds the profile's query each time, with the same
+    answer (smartdesk/core/statements.py supports PostgreSQL only)."""
+    from django.db import connection
+
+    from accounts.models import User
+
+    class Refusing(access.Reusables):
+        def get(self, *args, **kwargs):
+            raise AssertionError("the compiled statement is for PostgreSQL only")
+
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    monkeypatch.setattr(access, "_profile_statements", Refusing())
+    profile = access.profile_of(User.objects.get(pk=operator.pk))
+    assert profile is not None and profile.user_id == operator.pk
+    assert profile.role.slug == Role.OPERATOR

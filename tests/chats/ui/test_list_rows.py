@@ -140,3 +140,24 @@ def test_the_list_query_is_compiled_once_and_reads_the_time_each_time(
     assert three[0].pk in listed(mine)
     assert f'data-conversation-id="{three[0].pk}"\n        data-status="open"' in page_text(mine)
     assert Conversation not in compiled
+
+
+def test_on_another_database_the_page_is_read_the_plain_way(
+    client_for, operator, three, monkeypatch
+) -> None:
+    """The embedded product's SQLite builds the page's query each time: the same rows."""
+    from django.db import connection
+
+    from chats.views.presenters import listing
+
+    client = client_for(operator)
+    expected = listed(client.get(reverse("inbox"), {"view": "mine"}))
+
+    class Refusing(listing.Reusables):
+        def get(self, *args, **kwargs):
+            raise AssertionError("the compiled statement is for PostgreSQL only")
+
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    monkeypatch.setattr(listing, "_page_statements", Refusing())
+    assert listed(client.get(reverse("inbox"), {"view": "mine"})) == expected
+    assert sorted(expected) == sorted(c.pk for c in three)
