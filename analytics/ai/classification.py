@@ -34,6 +34,7 @@ from analytics.ai.models import (
     Label,
     ModelArtifact,
     Topic,
+    label_text,
 )
 from chats.events import publish_conversation_changed
 from chats.models import Conversation, Message, TopicRule
@@ -190,7 +191,7 @@ class Chip(NamedTuple):
     corrected: bool
 
     def label_display(self) -> str:
-        return str(Label(self.label).label)
+        return label_text(self.label)
 
 
 def chip_of(classification: Classification | None) -> Chip | None:

@@ -124,7 +124,12 @@ class Classification(models.Model):
         return self.corrected_at is not None
 
     def get_shown_label_display(self) -> str:
-        return str(Label(self.shown_label).label)
+        return label_text(self.shown_label)
+
+
+def label_text(label: str) -> str:
+    """A label as people read it, in the active language."""
+    return str(Label(label).label)
 
 
 class ClassificationCorrection(models.Model):

@@ -29,6 +29,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
 from chats.models import Conversation, Inbox
+from chats.selectors import effective_status
 from chats.templatetags.local_time import local_time
 
 ROW_TEMPLATE = "chats/_row.html"
@@ -100,11 +101,13 @@ def row_of(c: Conversation, *, now: datetime | None = None) -> Row:
     selected, `effective_status` annotated, `contact_shown` set by `show_contacts`)."""
     now = now or timezone.now()
     waiting = c.waiting_since
-    snoozed = getattr(c, "effective_status", c.status) == Conversation.Status.SNOOZED
+    # As annotated by the list's query; the same rule in Python for a row read without it.
+    status = getattr(c, "effective_status", None) or effective_status(c, now)
+    snoozed = status == Conversation.Status.SNOOZED
     until = c.snoozed_until if snoozed else None
     return Row(
         pk=c.pk,
-        status=getattr(c, "effective_status", c.status),
+        status=status,
         priority=c.priority,
         unread=c.unread_count,
         team_id=c.team_id,

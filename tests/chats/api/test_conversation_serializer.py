@@ -5,22 +5,25 @@ for every shape of conversation and viewer."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from rest_framework import serializers
 
 from accounts.models import User
 from chats.api.base import conversation_context, gated_rows
 from chats.models import Conversation
-from chats.serializers import (
-    ConversationDetailSerializer,
-    ConversationSerializer,
-    generic_representation,
-)
+from chats.serializers import ConversationDetailSerializer, ConversationSerializer
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+
+def generic_representation(serializer: serializers.Serializer, instance: Any) -> dict[str, Any]:
+    """DRF's own walk over the serializer's fields."""
+    return serializers.Serializer.to_representation(serializer, instance)
 
 
 @pytest.fixture
@@ -77,8 +80,6 @@ def test_the_direct_representation_is_the_generic_one(
 def test_one_serializer_follows_the_zone_of_each_call_and_a_redeclared_field(
     shapes, operator
 ) -> None:
-    from rest_framework import serializers
-
     class Renamed(ConversationSerializer):
         status = serializers.CharField(source="effective_status", read_only=True)
 

@@ -161,3 +161,18 @@ def test_on_another_database_the_page_is_read_the_plain_way(
     monkeypatch.setattr(listing, "_page_statements", Refusing())
     assert listed(client.get(reverse("inbox"), {"view": "mine"})) == expected
     assert sorted(expected) == sorted(c.pk for c in three)
+
+
+def test_a_row_read_without_the_annotation_shows_a_due_snooze_as_open(three) -> None:
+    """The list's query annotates the effective status; a row read without it applies the
+    same rule (a snooze whose time has passed reads as open), never the stored status."""
+    Conversation.objects.filter(pk=three[0].pk).update(
+        status=Conversation.Status.SNOOZED, snoozed_until=timezone.now() - timedelta(minutes=1)
+    )
+    plain = Conversation.objects.select_related("customer", "inbox", "assignee").get(pk=three[0].pk)
+    assert not hasattr(plain, "effective_status")
+
+    row = row_of(plain)
+
+    assert row.status == "open" and row.snoozed_until_iso == ""
+    assert 'data-status="open"' in row_html(row)
