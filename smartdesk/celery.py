@@ -17,6 +17,7 @@ from typing import Any
 from celery import Celery
 from celery.app import backends
 from celery.beat import PersistentScheduler
+from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 
 logger = logging.getLogger("smartdesk.beat")
@@ -49,6 +50,23 @@ class SmartdeskCelery(Celery):
 app = SmartdeskCelery("smartdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _connections_as_for_a_request(task: Any = None, **kwargs: Any) -> None:
+    """Before and after each task in a worker, what Django does around a request: a
+    connection past its age, or broken (PostgreSQL restarted), is closed; with the pool,
+    "closed" hands it back to the pool, which keeps it open for the next task. (Celery's
+    own fix-up would close the pool itself each time: `CELERY_DB_REUSE_MAX`.) An eager task
+    runs inside its caller's request and transaction: it is left alone."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+task_prerun.connect(_connections_as_for_a_request, weak=False, dispatch_uid="sd-db-prerun")
+task_postrun.connect(_connections_as_for_a_request, weak=False, dispatch_uid="sd-db-postrun")
 
 app.conf.beat_schedule = {
     "clear-expired-sessions": {

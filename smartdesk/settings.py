@@ -300,6 +300,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes every database connection before and after each task, and
+# with Django's pool it closes the pool too: each task opened a new PostgreSQL session (a
+# sixth of the worker's CPU in bench/live.py). With this it does so once per this many tasks;
+# in between, `smartdesk.celery` hands a task's connection back to the pool when the task
+# ends and drops one that broke, as Django does for a request.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 # At-least-once: a task is acknowledged after it ran (acks_late), a pool child that dies
