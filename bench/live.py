@@ -511,6 +511,10 @@ def run_target(
     latencies = []
     after_answer = []  # how long after the POST's answer the socket heard it
     fifths: list[list[float]] = [[] for _ in range(5)]  # by when the message was sent
+    # A customer's first message opens a conversation (assignment, classification, more
+    # events); the load sends every customer's first message before anyone's second.
+    opening: list[float] = []
+    later: list[float] = []
     missing = 0
     total = max(1, len(sent))
     with (log_dir / f"sent-{target.name}.txt").open("w") as out:
@@ -523,9 +527,11 @@ def run_target(
                     continue
                 latencies.append((t - s.t_send) * 1000)
                 fifths[min(4, 5 * s.n // total)].append((t - s.t_send) * 1000)
+                (opening if s.n < args.customers else later).append((t - s.t_send) * 1000)
                 if s.post_seconds is not None:
                     after_answer.append((t - s.t_send - s.post_seconds) * 1000)
     result["fifths"] = [pct(f, 0.5) for f in fifths]
+    result["opening"], result["later"] = opening, later
     result["after_answer"] = after_answer
     result["expected"] = expected
     result["latencies"] = latencies
@@ -751,6 +757,15 @@ def report(
     for name, r in (("Smartdesk", sd), ("bare", bare)):
         fifths = " / ".join(_fmt(v, "", 0) for v in r["fifths"])
         print(f"ingest -> socket p50 by fifth of the run, ms ({name}): {fifths}")
+    for name, r in (("Smartdesk", sd), ("bare", bare)):
+        split = " / ".join(
+            f"{_fmt(pct(r[part], 0.5), '', 0)}, {_fmt(pct(r[part], 0.95), '', 0)}"
+            for part in ("opening", "later")
+        )
+        print(
+            f"ingest -> socket p50, p95 of a conversation's first message / of the later "
+            f"ones, ms ({name}): {split}"
+        )
     print("HTTP statuses (Smartdesk):", dict(sd["statuses"]))
     print("frames by type (Smartdesk):", dict(sd["client_info"]["frames"]))
     print("frames by type (bare):", dict(bare["client_info"]["frames"]))
