@@ -255,6 +255,11 @@ class Sent:
     status: int | None = None
 
 
+def _per_team(customers: int, teams: list[dict[str, Any]]) -> int:
+    """How many customers of each team's inbox write (`_post_load` goes round them in turn)."""
+    return max(1, customers // len(teams))
+
+
 async def _post_load(
     base: str, teams: list[dict[str, Any]], rate: float, seconds: float, customers: int, tag: str
 ) -> list[Sent]:
@@ -262,7 +267,7 @@ async def _post_load(
 
     total = int(rate * seconds)
     sent: list[Sent] = []
-    per_team = max(1, customers // len(teams))
+    per_team = _per_team(customers, teams)
 
     async def one(client: httpx.AsyncClient, n: int) -> None:
         team = n % len(teams)
@@ -512,7 +517,9 @@ def run_target(
     after_answer = []  # how long after the POST's answer the socket heard it
     fifths: list[list[float]] = [[] for _ in range(5)]  # by when the message was sent
     # A customer's first message opens a conversation (assignment, classification, more
-    # events); the load sends every customer's first message before anyone's second.
+    # events); the load sends every customer's first message before anyone's second. (For
+    # the bare consumer these are only the same positions in the run.)
+    writing = len(seed["teams"]) * _per_team(args.customers, seed["teams"])
     opening: list[float] = []
     later: list[float] = []
     missing = 0
@@ -527,7 +534,7 @@ def run_target(
                     continue
                 latencies.append((t - s.t_send) * 1000)
                 fifths[min(4, 5 * s.n // total)].append((t - s.t_send) * 1000)
-                (opening if s.n < args.customers else later).append((t - s.t_send) * 1000)
+                (opening if s.n < writing else later).append((t - s.t_send) * 1000)
                 if s.post_seconds is not None:
                     after_answer.append((t - s.t_send - s.post_seconds) * 1000)
     result["fifths"] = [pct(f, 0.5) for f in fifths]

@@ -182,13 +182,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_POOL
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
         "max_size": DB_POOL_MAX_SIZE,
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
-        # A connection the server dropped (restart, idle timeout) is noticed and replaced.
+        # Connections above min_size close after this long unused.
         "max_idle": 300,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool owns connection lifetimes
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A kept connection the server dropped (a restart, a fail-over, an idle timeout) is noticed
+# before use and replaced, not handed to a request or a task that would fail on it. With the
+# pool, the pool checks each connection it lends (one empty round trip).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
 # --- read replica: analytics reads and exports -------------------------------------------
@@ -301,8 +304,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fix-up closes every database connection before and after each task, and
-# with Django's pool it closes the pool too: each task opened a new PostgreSQL session (a
-# sixth of the worker's CPU in bench/live.py). With this it does so once per this many tasks;
+# with Django's pool it closes the pool too: each task opened a new PostgreSQL session
+# (docs/live.md, "Kept between tasks"). With this it does so once per this many tasks;
 # in between, `smartdesk.celery` hands a task's connection back to the pool when the task
 # ends and drops one that broke, as Django does for a request.
 CELERY_DB_REUSE_MAX = 1000
