@@ -50,19 +50,20 @@ def test_the_worker_does_not_open_a_database_session_per_task(stack: Stack) -> N
     assert opened < REPLIES // 2, f"{opened} PostgreSQL sessions opened for {REPLIES} tasks"
 
 
+def _deliver(stack: Stack, conversation: int, chat: int, body: str) -> None:
+    """A reply sent (201) and then seen once by Telegram."""
+    sent = stack.reply(stack.web(0), "admin", conversation, body)
+    assert sent.status_code == 201, sent.text
+    stack.wait(lambda: stack.bot.sent()[(chat, body)] == 1, 60, f"{body!r} to reach Telegram")
+
+
 def test_connections_the_server_dropped_are_replaced_not_used(stack: Stack) -> None:
     web = stack.web(0)
     stack.ensure_worker()
     answer = stack.telegram_update(web, chat_id=CHAT + 1, text=f"{PREFIX}dropped")
     assert answer.status_code == 200, answer.text
     conversation = stack.telegram_conversation(CHAT + 1)
-    first = stack.reply(web, "admin", conversation, f"{PREFIX}before the drop")
-    assert first.status_code == 201, first.text
-    stack.wait(
-        lambda: stack.bot.sent()[(CHAT + 1, f"{PREFIX}before the drop")] == 1,
-        60,
-        "the first reply to reach Telegram",
-    )
+    _deliver(stack, conversation, CHAT + 1, f"{PREFIX}before the drop")
     logs = {proc.name: len(proc.log()) for proc in stack.procs}
 
     # when: the server ends every other session on the database (a restart, a fail-over, an
@@ -73,13 +74,7 @@ def test_connections_the_server_dropped_are_replaced_not_used(stack: Stack) -> N
     )
 
     # then: the next request and the next task get working connections, and nothing fails
-    sent = stack.reply(web, "admin", conversation, f"{PREFIX}after the drop")
-    assert sent.status_code == 201, sent.text
-    stack.wait(
-        lambda: stack.bot.sent()[(CHAT + 1, f"{PREFIX}after the drop")] == 1,
-        60,
-        "the second reply to reach Telegram",
-    )
+    _deliver(stack, conversation, CHAT + 1, f"{PREFIX}after the drop")
     for proc in stack.procs:
         written = proc.log()[logs.get(proc.name, 0) :]
         assert "OperationalError" not in written, f"{proc.name}:\n{written[-3000:]}"
