@@ -20,10 +20,12 @@ def on_customer_message(sender: Any, *, id: int, conversation_id: int, **kwargs:
     if not getattr(settings, "AI_CLASSIFY_ENABLED", True):
         return
     limit = int(getattr(settings, "AI_CLASSIFY_FIRST_MESSAGES", 3))
+    # Up to one more than the limit, not all of them: this runs on every inbound message, and
+    # a long conversation must not make it dearer.
     inbound = Message.objects.filter(
         conversation_id=conversation_id, kind=Message.Kind.INBOUND, id__lte=id
-    ).count()
-    if inbound <= limit:
+    ).order_by()
+    if len(inbound.values_list("pk", flat=True)[: limit + 1]) <= limit:
         classify_conversation.delay(conversation_id, "first")
 
 

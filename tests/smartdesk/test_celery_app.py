@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from celery.app import backends
+from django.db import connection, transaction
 
 from smartdesk import celery as celery_module
 
@@ -90,3 +92,38 @@ def test_every_queue_has_a_worker_in_the_procfile() -> None:
     )
     # the heavy work yields the CPU to the live path where they share a machine
     assert background.split()[1:3] == ["nice", "-n"]
+
+
+# --- database connections around a task (docs/live.md, "Kept between tasks") -----------------
+
+
+@celery_module.app.task(name="tests.smartdesk.reads_the_database")
+def _reads_the_database() -> int:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_run_by_a_worker_hands_its_connection_back_when_it_ends() -> None:
+    from celery.app.trace import build_tracer
+
+    # as a worker runs it: not eagerly, with the signals around it
+    tracer = build_tracer(
+        _reads_the_database.name, _reads_the_database, eager=False, app=celery_module.app
+    )
+    tracer("worker-run", (), {}, {"is_eager": False})
+
+    # handed back to the pool (or closed past its age), as at the end of a request
+    assert connection.connection is None
+
+
+@pytest.mark.django_db
+def test_an_eager_task_leaves_its_callers_connection_and_transaction_alone() -> None:
+    with transaction.atomic():
+        before = _reads_the_database.apply().get()
+        # the caller's connection is still open, in the caller's transaction
+        assert connection.connection is not None
+        assert connection.in_atomic_block
+        assert not connection.needs_rollback
+        assert _reads_the_database() == before

@@ -11,7 +11,9 @@ from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from analytics.ai import backends, classification, classifier
 from analytics.ai.classifier import training
@@ -104,6 +106,27 @@ def test_classified_again_on_close_and_only_for_the_first_messages(
     stored = Classification.objects.get(conversation=conversation)
     assert stored.stage == Classification.Stage.CLOSE
     assert stored.messages_seen == 2
+
+
+def test_deciding_to_classify_reads_at_most_one_more_message_than_the_limit(
+    support_inbox, django_capture_on_commit_callbacks, settings
+) -> None:
+    # It runs on every inbound message: a long conversation must not make it dearer.
+    settings.AI_CLASSIFY_FIRST_MESSAGES = 2
+    settings.AI_CLASSIFY_ENABLED = True
+    conversation = _open(support_inbox, "Hello")
+    for n in range(6):
+        factories.receive(conversation, f"and one more thing, {n}")
+    with (
+        CaptureQueriesContext(connection) as ctx,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        factories.receive(conversation, "the last one")
+
+    counted = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
+    bounded = [q["sql"] for q in ctx.captured_queries if q["sql"].rstrip().endswith("LIMIT 3")]
+    assert not counted, counted
+    assert len(bounded) == 1, ctx.captured_queries
 
 
 def test_nothing_is_classified_when_turned_off(
