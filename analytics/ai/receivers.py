@@ -20,6 +20,8 @@ def on_customer_message(sender: Any, *, id: int, conversation_id: int, **kwargs:
     if not getattr(settings, "AI_CLASSIFY_ENABLED", True):
         return
     limit = int(getattr(settings, "AI_CLASSIFY_FIRST_MESSAGES", 3))
+    if limit < 1:
+        return  # none of the messages is among the first 0
     # Up to one more than the limit, not all of them: this runs on every inbound message, and
     # a long conversation must not make it dearer.
     inbound = Message.objects.filter(

@@ -123,10 +123,23 @@ def test_deciding_to_classify_reads_at_most_one_more_message_than_the_limit(
     ):
         factories.receive(conversation, "the last one")
 
-    counted = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
-    bounded = [q["sql"] for q in ctx.captured_queries if q["sql"].rstrip().endswith("LIMIT 3")]
+    messages = [q["sql"] for q in ctx.captured_queries if 'FROM "chats_message"' in q["sql"]]
+    counted = [sql for sql in messages if "COUNT(" in sql.upper()]
+    bounded = [sql for sql in messages if sql.rstrip().endswith("LIMIT 3")]
     assert not counted, counted
-    assert len(bounded) == 1, ctx.captured_queries
+    assert len(bounded) == 1, messages
+
+
+def test_a_limit_below_one_classifies_nothing_on_arrival_and_fails_nothing(
+    support_inbox, django_capture_on_commit_callbacks, settings, caplog
+) -> None:
+    settings.AI_CLASSIFY_ENABLED = True
+    for limit in (0, -2):
+        settings.AI_CLASSIFY_FIRST_MESSAGES = limit
+        with django_capture_on_commit_callbacks(execute=True):
+            conversation = _open(support_inbox, f"My order is late ({limit})")
+        assert not Classification.objects.filter(conversation=conversation).exists()
+    assert not [r for r in caplog.records if "after-commit" in r.getMessage()], caplog.text
 
 
 def test_nothing_is_classified_when_turned_off(
