@@ -56,9 +56,9 @@ def _connections_as_for_a_request(task: Any = None, **kwargs: Any) -> None:
     """Before and after each task in a worker, what Django does around a request: a
     connection past its age, or one a query found broken, is closed; with the pool, "closed"
     hands it back to the pool, which keeps it open for the next task (and checks it before
-    lending it again: `CONN_HEALTH_CHECKS`). (Celery's
-    own fix-up would close the pool itself each time: `CELERY_DB_REUSE_MAX`.) An eager task
-    runs inside its caller's request and transaction: it is left alone."""
+    lending it again: `CONN_HEALTH_CHECKS`). Celery's own fix-up would close the pool itself
+    each time (`CELERY_DB_REUSE_MAX`). An eager task runs inside its caller's request and
+    transaction: it is left alone."""
     if task is not None and getattr(task.request, "is_eager", False):
         return
     from django.db import close_old_connections

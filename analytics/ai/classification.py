@@ -118,6 +118,19 @@ def classify_texts(texts: list[str], head: Head | None = None) -> list[Predictio
 # --- classifying a conversation ------------------------------------------------------------
 
 
+def among_first_messages(conversation_id: int, message_id: int) -> bool:
+    """Whether inbound message `message_id` is one of its conversation's first
+    `AI_CLASSIFY_FIRST_MESSAGES`. Reads at most one id more than that: it is asked on every
+    inbound message, and a long conversation must not make it dearer."""
+    limit = first_messages()
+    if limit < 1:
+        return False
+    upto = Message.objects.filter(
+        conversation_id=conversation_id, kind=Message.Kind.INBOUND, id__lte=message_id
+    ).order_by()
+    return len(upto.values_list("pk", flat=True)[: limit + 1]) <= limit
+
+
 def conversation_text(conversation_id: int, *, limit: int | None = None) -> tuple[str, int]:
     """What a conversation is classified on: its customer's first messages, in order."""
     bodies = list(

@@ -8,26 +8,17 @@ from typing import Any
 
 from django.conf import settings
 
-from chats.models import Message
-
 log = logging.getLogger(__name__)
 
 
 def on_customer_message(sender: Any, *, id: int, conversation_id: int, **kwargs: Any) -> None:
     """Classify after each of the customer's first messages (`AI_CLASSIFY_FIRST_MESSAGES`)."""
+    from analytics.ai.classification import among_first_messages
     from analytics.ai.tasks_classify import classify_conversation
 
     if not getattr(settings, "AI_CLASSIFY_ENABLED", True):
         return
-    limit = int(getattr(settings, "AI_CLASSIFY_FIRST_MESSAGES", 3))
-    if limit < 1:
-        return  # none of the messages is among the first 0
-    # Up to one more than the limit, not all of them: this runs on every inbound message, and
-    # a long conversation must not make it dearer.
-    inbound = Message.objects.filter(
-        conversation_id=conversation_id, kind=Message.Kind.INBOUND, id__lte=id
-    ).order_by()
-    if len(inbound.values_list("pk", flat=True)[: limit + 1]) <= limit:
+    if among_first_messages(conversation_id, id):
         classify_conversation.delay(conversation_id, "first")
 
 
