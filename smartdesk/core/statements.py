@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -34,6 +35,7 @@ from typing import Any, Generic, TypeVar
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
+from psycopg.sql import Literal
 
 M = TypeVar("M", bound=Model)
 
@@ -83,6 +85,7 @@ class Reusable(Generic[M]):
         if fixed:
             # A time compiled in would be served unchanged for the life of the process.
             raise ValueError(f"a time that is not a slot would go stale: {fixed}")
+        sql, params, positions = _with_text_written_in(sql, params, positions)
         self._query = queryset.query
         self._model = queryset.model
         self._using = using
@@ -110,6 +113,44 @@ class Reusable(Generic[M]):
         query = copy.copy(self._query)
         query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
         return list(QuerySet(model=self._model, query=query, using=self._using))
+
+
+_PLACEHOLDER = re.compile(r"(%s|%%)")
+
+
+def _with_text_written_in(
+    sql: str, params: list[Any], positions: dict[str, tuple[int, ...]]
+) -> tuple[str, list[Any], dict[str, tuple[int, ...]]]:
+    """`sql` with each text parameter that is not a slot written into it as a quoted literal,
+    the parameters left, and the slots' positions among them.
+
+    The texts of a compiled list query are constants (a status, a kind of contact), and
+    partial indexes are defined by such constants (`status IN ('open', 'snoozed')`).
+    PostgreSQL keeps one plan for every run of a prepared statement only when that plan can
+    use the index, and it cannot prove a partial index's predicate from a parameter: the inbox
+    page's query was planned afresh on every run (7 ms of planning for 2.5 ms of execution).
+    Numbers (the user's id) stay parameters, so one statement serves every user."""
+    slotted = {n for found in positions.values() for n in found}
+    kept: list[int] = []
+    pieces: list[str] = []
+    n = 0
+    for piece in _PLACEHOLDER.split(sql):
+        if piece != "%s":
+            pieces.append(piece)
+            continue
+        value = params[n]
+        if n not in slotted and isinstance(value, str):
+            pieces.append(Literal(str(value)).as_string(None).replace("%", "%%"))
+        else:
+            pieces.append(piece)
+            kept.append(n)
+        n += 1
+    moved = {old: new for new, old in enumerate(kept)}
+    return (
+        "".join(pieces),
+        [params[old] for old in kept],
+        {name: tuple(moved[p] for p in found) for name, found in positions.items()},
+    )
 
 
 class Reusables(Generic[M]):
