@@ -30,12 +30,19 @@ ROW_RELATED_COLUMNS: dict[str, tuple[str, ...] | None] = {
 
 
 def with_row_columns(
-    qs: QuerySet[Conversation], related: Mapping[str, tuple[str, ...] | None] = ROW_RELATED_COLUMNS
+    qs: QuerySet[Conversation],
+    related: Mapping[str, tuple[str, ...] | None] = ROW_RELATED_COLUMNS,
+    own: tuple[str, ...] | None = None,
 ) -> QuerySet[Conversation]:
     """`qs` with the relations of `related` selected, each with the columns it names (None:
-    all of them). Any other column of a relation is deferred: reading one costs a query per
-    row, which the list's query-count tests would show."""
-    names = [f.name for f in Conversation._meta.concrete_fields]
+    all of them), and the conversation's columns `own` (None: all of them; the relations'
+    keys are always read). Any other column is deferred: reading one costs a query per row,
+    which the list's query-count tests would show."""
+    names = [
+        f.name
+        for f in Conversation._meta.concrete_fields
+        if own is None or f.name in own or f.name in related
+    ]
     for relation, columns in related.items():
         if columns is None:
             model = Conversation._meta.get_field(relation).related_model

@@ -18,8 +18,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from django.template import Context
 from django.template.loader import get_template
@@ -96,6 +96,72 @@ def _channel(kind: str) -> str:
         return kind
 
 
+# The conversation's own columns `row_of` reads (the list pane reads no others of a page).
+ROW_FIELDS = (
+    "id",
+    "status",
+    "priority",
+    "unread_count",
+    "team",
+    "assignee",
+    "deleted_at",
+    "waiting_since",
+    "last_message_at",
+    "closed_at",
+    "updated_at",
+    "customer",
+    "last_message_preview",
+    "inbox",
+    "snoozed_until",
+    "snooze_until_reply",
+    "snooze_reason",
+)
+
+
+class _Read(NamedTuple):
+    """What a row shows, as read from its conversation and the moment: all that `_row` is
+    given, so rows are kept (per language and zone) by it. Building it costs a few attribute
+    reads; formatting the times and words of a row costs ten times that."""
+
+    pk: int
+    status: str
+    priority: int
+    unread: int
+    team_id: int | None
+    assignee_id: int | None
+    deleted: bool
+    waiting_since: datetime | None
+    # What the "waiting for" words depend on: the whole minutes since waiting_since; for a
+    # wait of four weeks or more (the words may name calendar months) the moment itself.
+    waited: int | datetime
+    last_message_at: datetime | None
+    closed_at: datetime | None
+    updated_at: datetime | None
+    name: str
+    preview: str
+    kind: str
+    contact: str
+    assignee: str
+    snoozed_until: datetime | None  # only while snoozed
+    snooze_until_reply: bool
+    snooze_reason: str
+    parts: tuple[tuple[str, Hashable], ...]
+
+
+_MINUTE = timedelta(minutes=1)
+# Under 28 days no calendar month has passed, and timesince's words are a function of the
+# whole minutes alone.
+_MONTHLESS = timedelta(days=28)
+
+
+def _waited(waiting: datetime | None, now: datetime) -> int | datetime:
+    if waiting is None:
+        return 0
+    if now - waiting < _MONTHLESS:
+        return (now - waiting) // _MINUTE
+    return now
+
+
 def row_of(c: Conversation, *, now: datetime | None = None) -> Row:
     """The row of a conversation read as the list reads it (customer, inbox and assignee
     selected, `effective_status` annotated, `contact_shown` set by `show_contacts`)."""
@@ -104,8 +170,7 @@ def row_of(c: Conversation, *, now: datetime | None = None) -> Row:
     # As annotated by the list's query; the same rule in Python for a row read without it.
     status = getattr(c, "effective_status", None) or effective_status(c, now)
     snoozed = status == Conversation.Status.SNOOZED
-    until = c.snoozed_until if snoozed else None
-    return Row(
+    read = _Read(
         pk=c.pk,
         status=status,
         priority=c.priority,
@@ -113,23 +178,60 @@ def row_of(c: Conversation, *, now: datetime | None = None) -> Row:
         team_id=c.team_id,
         assignee_id=c.assignee_id,
         deleted=c.deleted_at is not None,
-        waiting_since_stamp=_stamp(waiting),
-        last_message_at_stamp=_stamp(c.last_message_at),
-        closed_at_stamp=_stamp(c.closed_at),
-        version=_stamp(c.updated_at),
+        waiting_since=waiting,
+        waited=_waited(waiting, now),
+        last_message_at=c.last_message_at,
+        closed_at=c.closed_at,
+        updated_at=c.updated_at,
         name=str(c.customer.name),
         preview=c.last_message_preview,
-        channel=_channel(c.inbox.kind),
+        kind=c.inbox.kind,
         contact=getattr(c, "contact_shown", "") or "",
-        waiting_since_iso=timezone.localtime(waiting).isoformat() if waiting else "",
-        waiting_for=timesince(waiting, now) if waiting else "",
         assignee=str(c.assignee) if c.assignee_id else "",
-        snoozed_until_iso=local_time(until, "c") if until else "",
-        snoozed_until_text=local_time(until, "D j M, H:i") if until else "",
+        snoozed_until=c.snoozed_until if snoozed else None,
         snooze_until_reply=bool(snoozed and c.snooze_until_reply),
         snooze_reason=c.snooze_reason if snoozed else "",
         parts=tuple((name, read(c)) for name, read in _parts.items()),
     )
+    return _row(read, translation.get_language() or "", timezone.get_current_timezone_name())
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _row(read: _Read, _language: str, _zone: str) -> Row:
+    """The row of `read` in the active language and zone (the key's last two parts)."""
+    waiting, until = read.waiting_since, read.snoozed_until
+    return Row(
+        pk=read.pk,
+        status=read.status,
+        priority=read.priority,
+        unread=read.unread,
+        team_id=read.team_id,
+        assignee_id=read.assignee_id,
+        deleted=read.deleted,
+        waiting_since_stamp=_stamp(waiting),
+        last_message_at_stamp=_stamp(read.last_message_at),
+        closed_at_stamp=_stamp(read.closed_at),
+        version=_stamp(read.updated_at),
+        name=read.name,
+        preview=read.preview,
+        channel=_channel(read.kind),
+        contact=read.contact,
+        waiting_since_iso=timezone.localtime(waiting).isoformat() if waiting else "",
+        waiting_for=_waiting_for(waiting, read.waited) if waiting else "",
+        assignee=read.assignee,
+        snoozed_until_iso=local_time(until, "c") if until else "",
+        snoozed_until_text=local_time(until, "D j M, H:i") if until else "",
+        snooze_until_reply=read.snooze_until_reply,
+        snooze_reason=read.snooze_reason,
+        parts=read.parts,
+    )
+
+
+def _waiting_for(waiting: datetime, waited: int | datetime) -> str:
+    """timesince(waiting, now) from what `_waited` kept of `now`."""
+    if isinstance(waited, datetime):
+        return timesince(waiting, waited)
+    return timesince(waiting, waiting + waited * _MINUTE)
 
 
 def row_html(row: Row, *, current: bool = False, list_query: str = "") -> SafeString:
@@ -160,5 +262,6 @@ def _render(
 
 
 def forget_rendered() -> None:
-    """Empty the per-process row cache (tests that count renders)."""
+    """Empty the per-process row caches (tests that count renders)."""
+    _row.cache_clear()
     _render.cache_clear()

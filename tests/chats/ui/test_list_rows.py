@@ -5,11 +5,12 @@ whether it is equal, and the time is put into the compiled query on every read."
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.timesince import timesince
 
 from accounts.models import User
 from chats.models import Conversation
@@ -176,3 +177,52 @@ def test_a_row_read_without_the_annotation_shows_a_due_snooze_as_open(three) -> 
 
     assert row.status == "open" and row.snoozed_until_iso == ""
     assert 'data-status="open"' in row_html(row)
+
+
+def test_an_unchanged_row_is_formatted_once(client_for, operator, three, monkeypatch) -> None:
+    """The row's words and times are worked out once per process for equal inputs, like its
+    HTML: a page load that changes nothing formats no row again."""
+    from chats.views.presenters import rows
+
+    formatted: list[datetime] = []
+
+    def counting(waiting: datetime, now: datetime) -> str:
+        formatted.append(waiting)
+        return timesince(waiting, now)
+
+    monkeypatch.setattr(rows, "timesince", counting)
+    client = client_for(operator)
+    first = client.get(reverse("inbox"), {"view": "mine"})
+    count = len(formatted)
+    again = client.get(reverse("inbox"), {"view": "mine"})
+
+    assert count == 3 and len(formatted) == 3
+    assert listed(again) == listed(first)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_waiting_words_are_timesince_at_the_moment_of_reading(three, language) -> None:
+    """A row kept for the minute says what timesince(waiting, now) says at any moment of it,
+    over minutes, hours, weeks and calendar months (Django's month arithmetic ignores the
+    seconds' fraction, so a wait of four weeks or more is kept by the moment itself)."""
+    (conversation,) = show_rows(three[0].pk, User.objects.get(pk=three[0].assignee_id))
+    waiting = datetime(2026, 1, 31, 23, 59, 58, 700_000, tzinfo=UTC)
+    conversation.waiting_since = waiting
+    moments = [
+        waiting - timedelta(seconds=5),  # a clock behind: "0 minutes"
+        waiting + timedelta(seconds=59, microseconds=900_000),
+        waiting + timedelta(minutes=1),
+        waiting + timedelta(hours=23, minutes=59, seconds=59),
+        waiting + timedelta(days=6, hours=23, minutes=59, seconds=59, microseconds=500_000),
+        waiting + timedelta(days=27, hours=23, minutes=59, seconds=59, microseconds=999_999),
+        waiting + timedelta(days=28),
+        datetime(2026, 2, 28, 23, 59, 59, 300_000, tzinfo=UTC),
+        datetime(2026, 3, 31, 23, 59, 58, 700_000, tzinfo=UTC),  # a calendar month on
+        # A month and a week from a pivot that dropped the fraction: "1 month, 1 week", where
+        # the whole minutes alone would say "1 month, 6 days".
+        datetime(2026, 3, 7, 23, 59, 58, 200_000, tzinfo=UTC),
+        datetime(2027, 2, 1, 0, 0, 58, 500_000, tzinfo=UTC),
+    ]
+    with translation.override(language):
+        for now in moments:
+            assert row_of(conversation, now=now).waiting_for == timesince(waiting, now), now
