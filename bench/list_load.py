@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/list_load.py [--conversations 100000] [--messages 1000000]
                                         [--clients 20] [--duration 15] [--before]
+                                        [--only TEXT] [--keep]
     .venv/bin/python bench/list_load.py --smoke     # seconds: proves it runs (CI)
 
 The production shape on loopback: a real uvicorn serving the app with production settings
@@ -279,7 +280,8 @@ def _measure(
     server_pid: int,
 ) -> None:
     results: dict[str, Result] = {}
-    for label, url, who, _baseline in _targets(people):
+    targets = [t for t in _targets(people) if args.only in t[0]]
+    for label, url, who, _baseline in targets:
         result = Result(label, url)
         asyncio.run(
             _load(
@@ -292,10 +294,10 @@ def _measure(
         f"  {'URL':<42}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
         f"{'errors':>8}{'CPU ms':>8}  vs baseline: req/s, server CPU per request"
     )
-    for label, _url, _who, baseline in _targets(people):
+    for label, _url, _who, baseline in targets:
         r = results[label]
         versus = ""
-        if baseline:
+        if baseline in results:
             b = results[baseline]
             slower = b.rps / r.rps if r.rps else float("inf")
             costlier = r.cpu_per_request / b.cpu_per_request if b.cpu_per_request else float("inf")
@@ -344,6 +346,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds per URL, not counted")
     parser.add_argument(
         "--before", action="store_true", help="also measure without the list-order indexes"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        metavar="TEXT",
+        help="only the URLs whose label contains TEXT, e.g. 'inbox' (a product URL and its "
+        "baseline share a word)",
     )
     args = parser.parse_args()
     if args.smoke:
