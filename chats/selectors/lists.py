@@ -19,8 +19,8 @@ from chats.selectors.gate import user_team_ids, visible_conversations
 from chats.selectors.status import Status, active_q, snoozed_q, with_effective_status
 
 # What a list row (the inbox page's, the API's) reads of each related table. A page selects
-# these and every column of the conversation, not every column of five tables: half of the
-# rows' load time was parsing timestamps nobody shows.
+# these, not every column of five tables (the inbox page also only the conversation's columns
+# a row shows): half of the rows' load time was parsing timestamps nobody shows.
 ROW_RELATED_COLUMNS: dict[str, tuple[str, ...] | None] = {
     "customer": ("first_name", "last_name"),
     "inbox": ("name", "kind"),

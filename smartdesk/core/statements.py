@@ -16,9 +16,12 @@ built from (the user it was filtered for, their scope) belongs in the key under 
 caller keeps it. A slot may be several parameters (the same "now" in two predicates): each
 takes the value. Building refuses a slot that is no parameter of its own type (it would never
 change), and a time that is not a slot (it would be served unchanged for the life of the
-process), so such a query fails loudly at its first run instead of going stale. PostgreSQL
-only: other backends get values converted into the SQL's parameters (SQLite: times as text),
-and a caller keeps its plain path for them (the embedded product's SQLite).
+process), so such a query fails loudly at its first run instead of going stale. Text
+parameters are written into the SQL (`_with_text_written_in`): each distinct text makes a
+statement of its own, so a text that varies by user or by request does not belong in one
+(build that query each time, as the list's search is). PostgreSQL only: other backends get
+values converted into the SQL's parameters (SQLite: times as text), and a caller keeps its
+plain path for them (the embedded product's SQLite).
 """
 
 from __future__ import annotations
@@ -129,7 +132,8 @@ def _with_text_written_in(
     PostgreSQL keeps one plan for every run of a prepared statement only when that plan can
     use the index, and it cannot prove a partial index's predicate from a parameter: the inbox
     page's query was planned afresh on every run (7 ms of planning for 2.5 ms of execution).
-    Numbers (the user's id) stay parameters, so one statement serves every user."""
+    Numbers (the user's id) stay parameters, so one statement serves every user of the same
+    shape (scope, view, page)."""
     slotted = {n for found in positions.values() for n in found}
     kept: list[int] = []
     pieces: list[str] = []
@@ -140,7 +144,9 @@ def _with_text_written_in(
             continue
         value = params[n]
         if n not in slotted and isinstance(value, str):
-            pieces.append(Literal(str(value)).as_string(None).replace("%", "%%"))
+            # str.__str__: the value psycopg would bind (str() of a str-and-Enum is its name).
+            text = Literal(str.__str__(value)).as_string(None)
+            pieces.append(text.replace("%", "%%"))
         else:
             pieces.append(piece)
             kept.append(n)

@@ -30,7 +30,7 @@ from chats.selectors import (
     with_row_columns,
 )
 from chats.views.presenters.common import PAGE_SIZE
-from chats.views.presenters.rows import ROW_FIELDS, row_html, row_of
+from chats.views.presenters.rows import row_fields, row_html, row_of
 from customers.models import Identity
 from customers.selectors import mask_value
 from smartdesk.core.statements import Reusable, Reusables, slot_datetime, slot_int
@@ -173,7 +173,7 @@ def _page(user: Any, state: ListState, offset: int) -> list[Conversation]:
     window = slice(offset, offset + PAGE_SIZE + 1)
     if state.q:
         found = with_effective_status(search_conversations(user, state.q))
-        return list(with_contact(with_row_columns(found, _row_related, ROW_FIELDS))[window])
+        return list(with_contact(with_row_columns(found, _row_related, row_fields()))[window])
     using = router.db_for_read(Conversation)
     if connections[using].vendor != "postgresql":  # the embedded SQLite: built each time
         return list(_page_queryset(user, state.view, timezone.now())[window])
@@ -184,6 +184,7 @@ def _page(user: Any, state: ListState, offset: int) -> list[Conversation]:
         state.view,
         offset,
         tuple(_row_related.items()),
+        row_fields(),
         using,
     )
 
@@ -195,7 +196,9 @@ def _page(user: Any, state: ListState, offset: int) -> list[Conversation]:
 
 
 def _page_queryset(user: Any, view: str, now: Any) -> QuerySet[Conversation]:
-    return with_contact(with_row_columns(inbox(user, view=view, now=now), _row_related, ROW_FIELDS))
+    return with_contact(
+        with_row_columns(inbox(user, view=view, now=now), _row_related, row_fields())
+    )
 
 
 def list_context(request: HttpRequest, state: ListState, current_id: int | None) -> dict:

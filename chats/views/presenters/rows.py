@@ -39,10 +39,24 @@ CACHE_SIZE = 4096
 _parts: dict[str, Callable[[Conversation], Hashable]] = {}
 
 
-def register_row_part(name: str, read: Callable[[Conversation], Hashable]) -> None:
+_part_fields: set[str] = set()
+
+
+def register_row_part(
+    name: str, read: Callable[[Conversation], Hashable], fields: tuple[str, ...] = ()
+) -> None:
     """Show one more thing in the row: `read(conversation)` gives a hashable value the row
-    template reaches as `r.part(name)` (through the registering app's template tag)."""
+    template reaches as `r.part(name)` (through the registering app's template tag). `read`
+    may use the relations registered with `register_row_related`, `ROW_FIELDS` and the
+    conversation's `fields` named here: a list page reads no other column (another would cost
+    a query per row)."""
     _parts[name] = read
+    _part_fields.update(fields)
+
+
+def row_fields() -> tuple[str, ...]:
+    """The conversation's columns a list page reads: `ROW_FIELDS` and the parts' `fields`."""
+    return ROW_FIELDS + tuple(sorted(_part_fields - set(ROW_FIELDS)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +110,8 @@ def _channel(kind: str) -> str:
         return kind
 
 
-# The conversation's own columns `row_of` reads (the list pane reads no others of a page).
+# The conversation's own columns `row_of` reads (with the parts', `row_fields()`, all that a
+# list page reads of it).
 ROW_FIELDS = (
     "id",
     "status",
@@ -193,12 +208,14 @@ def row_of(c: Conversation, *, now: datetime | None = None) -> Row:
         snooze_reason=c.snooze_reason if snoozed else "",
         parts=tuple((name, read(c)) for name, read in _parts.items()),
     )
-    return _row(read, translation.get_language() or "", timezone.get_current_timezone_name())
+    language, zone = translation.get_language() or "", timezone.get_current_timezone_name()
+    if isinstance(read.waited, datetime):  # a key no later read repeats: not kept
+        return _format(read, language, zone)
+    return _row(read, language, zone)
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
-def _row(read: _Read, _language: str, _zone: str) -> Row:
-    """The row of `read` in the active language and zone (the key's last two parts)."""
+def _format(read: _Read, _language: str, _zone: str) -> Row:
+    """The row of `read` in the active language and zone (the last two: `_row`'s key)."""
     waiting, until = read.waiting_since, read.snoozed_until
     return Row(
         pk=read.pk,
@@ -227,8 +244,12 @@ def _row(read: _Read, _language: str, _zone: str) -> Row:
     )
 
 
+_row = functools.lru_cache(maxsize=CACHE_SIZE)(_format)
+
+
 def _waiting_for(waiting: datetime, waited: int | datetime) -> str:
-    """timesince(waiting, now) from what `_waited` kept of `now`."""
+    """timesince(waiting, now) from what `_waited` kept of `now`. Stored times are UTC, so
+    adding the minutes back crosses no change of clock (summer time)."""
     if isinstance(waited, datetime):
         return timesince(waiting, waited)
     return timesince(waiting, waiting + waited * _MINUTE)

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.timesince import timesince
@@ -192,9 +193,10 @@ def test_an_unchanged_row_is_formatted_once(client_for, operator, three, monkeyp
 
     monkeypatch.setattr(rows, "timesince", counting)
     client = client_for(operator)
-    first = client.get(reverse("inbox"), {"view": "mine"})
-    count = len(formatted)
-    again = client.get(reverse("inbox"), {"view": "mine"})
+    with time_machine.travel(timezone.now(), tick=False):  # no row's minute moves between
+        first = client.get(reverse("inbox"), {"view": "mine"})
+        count = len(formatted)
+        again = client.get(reverse("inbox"), {"view": "mine"})
 
     assert count == 3 and len(formatted) == 3
     assert listed(again) == listed(first)
@@ -226,3 +228,44 @@ def test_the_waiting_words_are_timesince_at_the_moment_of_reading(three, languag
     with translation.override(language):
         for now in moments:
             assert row_of(conversation, now=now).waiting_for == timesince(waiting, now), now
+    # A row keyed by its moment is not kept: no later read would find it.
+    from chats.views.presenters import rows
+
+    kept = rows._row.cache_info().currsize
+    row_of(conversation, now=waiting + timedelta(days=40))
+    assert rows._row.cache_info().currsize == kept
+
+
+def test_a_part_reads_the_columns_it_names_with_the_page(
+    client_for, operator, three, monkeypatch, django_assert_num_queries
+) -> None:
+    """A list page reads only the conversation columns a row shows: a part names the others
+    it reads, and they come with the page's one query instead of a query per row."""
+    from chats.views.presenters import rows
+
+    Conversation.objects.filter(pk__in=[c.pk for c in three]).update(topic="доставка")
+    client = client_for(operator)
+    client.get(reverse("inbox"), {"view": "mine"})
+    without = _queries_of_a_page(client)
+    monkeypatch.setattr(rows, "_parts", dict(rows._parts))
+    monkeypatch.setattr(rows, "_part_fields", set())
+    topics: list[str] = []
+
+    def topic(conversation: Conversation) -> str:
+        topics.append(conversation.topic)
+        return conversation.topic
+
+    rows.register_row_part("topic", topic, ("topic",))
+    with django_assert_num_queries(without):
+        client.get(reverse("inbox"), {"view": "mine"})
+
+    assert topics == ["доставка"] * 3
+
+
+def _queries_of_a_page(client) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as counted:
+        client.get(reverse("inbox"), {"view": "mine"})
+    return len(counted)
