@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
+import pytest
 from django.db.models import Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
@@ -35,6 +36,7 @@ from tests.chats.distribution.conftest import set_capacity
 _runs = itertools.count()
 
 
+@pytest.mark.slow
 def test_distribution_invariants_hold_under_random_operations(db, triggers) -> None:
     roles = factories.builtin_roles()
 
