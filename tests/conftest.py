@@ -15,12 +15,6 @@ from accounts.models import Role, Team, User
 from tests import factories
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked `slow` (15 s to 2 min each) first, in their order: spread over the
-    xdist workers from the start, none is left running alone on one worker at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _fresh_cache() -> None:
     """Start each run with an empty cache (rate-limit buckets and the like left by an earlier

@@ -184,7 +184,6 @@ def _report(found: dict[str, dict[str, str]]) -> str:
     )
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("persona", ["operator", "admin_user"])
 def test_the_api_answers_as_its_schema_says(
     persona: str, request, support_inbox, in_test_transaction

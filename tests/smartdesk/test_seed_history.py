@@ -125,7 +125,6 @@ def test_replayed_rows_agree_with_the_plan_and_with_each_other() -> None:
     assert after == present
 
 
-@pytest.mark.slow
 @override_settings(DEBUG=True)
 def test_thirty_days_fill_the_charts_and_a_second_run_adds_nothing() -> None:
     out = io.StringIO()

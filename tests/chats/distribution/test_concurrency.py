@@ -160,7 +160,6 @@ def run_workers(count: int) -> list[int]:
 # --- the test -----------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_four_processes_share_the_queue_without_double_assigning_or_overfilling(name, settings):

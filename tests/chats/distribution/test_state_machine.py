@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 
-import pytest
 from django.db.models import Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
@@ -36,7 +35,6 @@ from tests.chats.distribution.conftest import set_capacity
 _runs = itertools.count()
 
 
-@pytest.mark.slow
 def test_distribution_invariants_hold_under_random_operations(db, triggers) -> None:
     roles = factories.builtin_roles()
 
