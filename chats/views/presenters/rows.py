@@ -6,11 +6,14 @@ template itself. `row_html` keeps that output per process in an LRU keyed on all
 a page of 50 rows costs 50 small Python reads, and the Django template renders only rows
 that changed (or whose "waiting" time moved to the next minute). Every operator of a team
 sees the same rows, so the inbox page, the list fragment and the live row share the entries.
+The `Row` is kept the same way: `row_of` reads what the row shows into a `_Read` (with the
+whole minutes waited) and formats it once per read, language and zone.
 
 What the template may show is decided here, not in the template: a value it reads that is
 not a field of `Row` would be rendered once and then served stale. An app above chats that
 shows something in the row (analytics: the classifier's chip) registers a *part*: a function
-from the conversation, read with its `register_row_related` relations, to a hashable value.
+from the conversation, read with its `register_row_related` relations and the columns it
+names, to a hashable value.
 """
 
 from __future__ import annotations
